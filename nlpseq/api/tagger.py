@@ -1,0 +1,148 @@
+"""`Tagger`: the Python API over an exported tagger model directory."""
+
+from pathlib import Path
+
+import numpy as np
+
+from nlpseq.errors import InputError, ModelDirError
+from nlpseq.export.model_dir import check_model_dir
+from nlpseq.readers.schemes import convert_tags, tags_to_spans
+from nlpseq.tokenizers.words import align_offsets
+
+
+def _decode_rows(outputs):
+    words = outputs["words"].numpy()
+    tags = outputs["tags"].numpy()
+    lengths = outputs["lengths"].numpy()
+    return [
+        [(w.decode("utf-8"), t.decode("utf-8")) for w, t in zip(words[i, :n], tags[i, :n])]
+        for i, n in enumerate(lengths)
+    ]
+
+
+class Tagger:
+    """Tags text with a trained NER or POS model.
+
+    It runs the model directory's SavedModel, so tokenization, vocabulary
+    lookups, the network and Viterbi decoding happen in one compiled graph.
+
+    Example:
+        >>> from nlpseq import Tagger
+        >>> tagger = Tagger.load("saved_models/ner-conll2003")
+        >>> tagger.tag("EU rejects German call to boycott British lamb .")
+        [('EU', 'S-ORG'), ('rejects', 'O'), ('German', 'S-MISC'), ...]
+    """
+
+    def __init__(self, path, config, saved_model):
+        self.path = Path(path)
+        self.config = config
+        self.task = config["task"]
+        self._saved = saved_model
+
+    @classmethod
+    def load(cls, path):
+        """Loads a model directory written by `nlpseq train`.
+
+        Args:
+            path: the model directory.
+
+        Returns:
+            A Tagger.
+
+        Raises:
+            ModelDirError: the directory is missing, incomplete or not a tagger.
+        """
+        config = check_model_dir(path)
+        import tensorflow as tf
+        import tensorflow_text  # noqa: F401  (registers ops the SavedModel may use)
+
+        try:
+            saved = tf.saved_model.load(str(Path(path) / "saved_model"))
+        except Exception as err:  # TF raises many types for a corrupt SavedModel.
+            raise ModelDirError(f"cannot load {Path(path) / 'saved_model'}: {type(err).__name__}") from None
+        return cls(path, config, saved)
+
+    @property
+    def scheme(self):
+        """The entity tag scheme the model predicts (NER), or None."""
+        return self.config["data"]["model_scheme"] if self.task == "ner" else None
+
+    def tag(self, text):
+        """Tags one text.
+
+        Args:
+            text: a string; it is split into words (punctuation split off).
+
+        Returns:
+            list of (word, tag) pairs; [] for empty or whitespace-only text.
+        """
+        return self.tag_batch([text])[0]
+
+    def tag_batch(self, items, batch_size=256):
+        """Tags many texts or pre-split token lists.
+
+        Args:
+            items: a list whose elements are strings (tokenized in-graph) or
+                lists of word strings (used as they are).
+            batch_size: items per graph call.
+
+        Returns:
+            list of lists of (word, tag) pairs, aligned with `items`.
+        """
+        import tensorflow as tf
+
+        if isinstance(items, (str, bytes)):
+            raise InputError("tag_batch expects a list of texts or token lists; use tag() for one text")
+        items = list(items)
+        results = [None] * len(items)
+        texts = [(i, x) for i, x in enumerate(items) if isinstance(x, str)]
+        token_lists = [(i, x) for i, x in enumerate(items) if not isinstance(x, str)]
+        for i, x in token_lists:
+            if not isinstance(x, (list, tuple)) or not all(isinstance(w, str) for w in x):
+                raise InputError(f"item {i} is neither a string nor a list of word strings")
+            if any(w == "" or w.strip() != w or w.split() != [w] for w in x):
+                raise InputError(f"item {i} has an empty word or a word containing whitespace")
+        # Long inputs first keeps padding low inside each call.
+        texts.sort(key=lambda p: -len(p[1]))
+        token_lists.sort(key=lambda p: -len(p[1]))
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start:start + batch_size]
+            out = self._saved.tag_text(tf.constant([t for _, t in chunk], tf.string))
+            for (i, _), row in zip(chunk, _decode_rows(out)):
+                results[i] = row
+        for start in range(0, len(token_lists), batch_size):
+            chunk = token_lists[start:start + batch_size]
+            width = max(len(t) for _, t in chunk)
+            if width == 0:
+                for i, _ in chunk:
+                    results[i] = []
+                continue
+            padded = np.array([list(t) + [""] * (width - len(t)) for _, t in chunk], dtype=object)
+            out = self._saved.tag_tokens(tf.constant(padded, tf.string))
+            for (i, _), row in zip(chunk, _decode_rows(out)):
+                results[i] = row
+        return results
+
+    def entities(self, text):
+        """Finds entities in a text (NER models only).
+
+        Args:
+            text: a string.
+
+        Returns:
+            list of dicts `{"text", "type", "start", "end", "token_start",
+            "token_end"}`; `start`/`end` are character offsets into `text`
+            (end exclusive), `token_*` word indices (end exclusive).
+        """
+        if self.task != "ner":
+            raise InputError(f"entities() needs an NER model; {self.path} is a '{self.task}' model")
+        pairs = self.tag(text)
+        words = [w for w, _ in pairs]
+        tags = convert_tags([t for _, t in pairs], self.scheme, "BIO")
+        offsets = align_offsets(text, words)
+        spans = []
+        for kind, first, last in tags_to_spans(tags, "BIO"):
+            start, end = offsets[first][0], offsets[last - 1][1]
+            spans.append({"text": text[start:end], "type": kind, "start": start, "end": end,
+                          "token_start": first, "token_end": last})
+        return spans

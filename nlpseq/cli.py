@@ -1,0 +1,152 @@
+"""The `nlpseq` command line: train, evaluate and tag.
+
+Every user mistake is printed as one line `error: ...` with exit status 2;
+`--debug` shows the traceback instead.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from nlpseq.errors import NlpseqError
+
+TAGGING_TASKS = ("ner", "pos")
+
+
+def _quiet_tensorflow():
+    # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) is noise for users.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def cmd_train(args):
+    from nlpseq.training.config import resolve_config
+
+    config = resolve_config(args.task, args.config, args.set or ())
+    from nlpseq.training.tagging import train_tagger
+
+    output = args.output or os.path.join("runs", f"{args.task}-model")
+    train_tagger(config, output, work_dir=args.work_dir, resume=args.resume, verbose=args.verbose)
+    print(f"model written to {output}")
+
+
+def _read_gold(tagger, data_file):
+    from nlpseq.data.sources import load_sentences
+
+    data = tagger.config["data"]
+    return load_sentences(data_file, format=data["format"], tag_column=data["tag_column"],
+                          tag_field=data["tag_field"], scheme=data["scheme"])
+
+
+def cmd_evaluate(args):
+    from nlpseq.api.tagger import Tagger
+    from nlpseq.metrics.tagging import entity_scores, token_accuracy
+    from nlpseq.readers.schemes import convert_tags
+
+    tagger = Tagger.load(args.model_dir)
+    sentences = _read_gold(tagger, args.data_file)
+    predicted = [[t for _, t in row] for row in tagger.tag_batch([list(s.words) for s in sentences])]
+    gold = [list(s.tags) for s in sentences]
+    print(f"model: {args.model_dir}\ndata: {args.data_file}\nsentences: {len(sentences)}  "
+          f"tokens: {sum(len(g) for g in gold)}")
+    if tagger.task == "ner":
+        source = tagger.config["data"]["scheme"] or "BIO"
+        gold = [convert_tags(g, source, "BIO") for g in gold]
+        predicted = [convert_tags(p, tagger.scheme, "BIO") for p in predicted]
+        scores = entity_scores(gold, predicted)
+        print(scores["report"])
+        result = {"task": "ner", "f1": scores["f1"], "precision": scores["precision"],
+                  "recall": scores["recall"], "sentences": len(sentences)}
+    else:
+        accuracy = token_accuracy(gold, predicted)
+        print(f"token accuracy: {accuracy:.4f}")
+        result = {"task": "pos", "accuracy": accuracy, "sentences": len(sentences)}
+    print(json.dumps(result))
+
+
+def cmd_tag(args):
+    from nlpseq.api.tagger import Tagger
+    from nlpseq.readers.conll import read_tokens_file
+
+    if (args.text is None) == (args.input is None):
+        raise NlpseqError("give either a TEXT or --input FILE")
+    tagger = Tagger.load(args.model_dir)
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        if args.text is not None:
+            rows = tagger.tag_batch([args.text])
+        elif args.format == "conll":
+            rows = tagger.tag_batch(read_tokens_file(args.input))
+        else:
+            from nlpseq.readers.text import read_text_lines
+
+            rows = tagger.tag_batch(read_text_lines(args.input))
+        for row in rows:
+            for word, tag in row:
+                out.write(f"{word}\t{tag}\n")
+            out.write("\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="nlpseq",
+        description="Recurrent sequence models in Keras 3: train, evaluate and run taggers.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a model from a task config",
+                           description="Train a model. Example: nlpseq train ner --config tasks/ner/conll2003.yaml "
+                                       "--set training.epochs=5 --output runs/ner")
+    train.add_argument("task", choices=TAGGING_TASKS, help="the task to train")
+    train.add_argument("--config", help="YAML config (defaults in code apply where it is silent)")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a config key, e.g. --set training.epochs=3 (repeatable)")
+    train.add_argument("--output", help="model directory to write (default runs/TASK-model)")
+    train.add_argument("--work-dir", help="checkpoints and TensorBoard logs (default runs/<output name>)")
+    train.add_argument("--resume", action="store_true", help="continue from the last epoch checkpoint")
+    train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                       help="Keras verbosity: 1 progress bar (default), 2 one line per epoch, 0 silent")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="score a model on a labelled file",
+                              description="Print a report; the last line is one JSON object of the scores.")
+    evaluate.add_argument("model_dir")
+    evaluate.add_argument("data_file", help="labelled data in the model's training format")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    tag = sub.add_parser("tag", help="tag text with a tagger model",
+                         description="Tag TEXT, or a file: --format conll (one token per line, blank line "
+                                     "between sentences) or --format text (one sentence per line). "
+                                     "Output: word<TAB>tag lines, blank line between sentences.")
+    tag.add_argument("model_dir")
+    tag.add_argument("text", nargs="?", help="the text to tag")
+    tag.add_argument("--input", help="file to tag instead of TEXT")
+    tag.add_argument("--format", choices=("conll", "text"), default="conll", help="format of --input")
+    tag.add_argument("--output", help="write here instead of standard output")
+    tag.set_defaults(func=cmd_tag)
+    return parser
+
+
+def main(argv=None):
+    """Runs the CLI; returns the exit status."""
+    _quiet_tensorflow()
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except NlpseqError as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""The model directory: one folder holding everything a trained model needs.
+
+    MODEL_DIR/
+      model.keras      the Keras model (any backend can load it)
+      saved_model/     TensorFlow SavedModel taking raw strings (serving)
+      assets/          vocabularies and feature options
+      config.yaml      the resolved training config
+      metrics.json     dev/test metrics and training time
+      README.md        the model card
+
+A directory is written under a temporary name and renamed into place, so an
+interrupted export never leaves a half-written model where a good one was.
+"""
+
+import json
+import os
+import platform
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+
+from nlpseq.errors import ModelDirError
+from nlpseq.training.config import save_config
+
+REQUIRED = ("config.yaml", "saved_model", "assets")
+
+
+def replace_dir(build, target):
+    """Builds a directory with `build(tmp_path)` then moves it to `target` atomically.
+
+    Args:
+        build: callable taking the temporary directory path and filling it.
+        target: the final directory path (an existing one is replaced).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        build(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _card(config, metrics, wall_seconds, size_mb):
+    task = config["task"]
+    title = {"ner": "Named-entity recognition", "pos": "Part-of-speech tagging"}.get(task, task)
+    lines = [
+        f"# {title} — nlpseq SequenceTagger",
+        "",
+        f"- data: train `{config['data']['train']}`, dev `{config['data']['dev']}`, test `{config['data']['test']}`",
+        f"- architecture: word embeddings ({config['features']['word']['dim']}d"
+        f"{', pretrained ' + str(config['features']['word']['pretrained']) if config['features']['word']['pretrained'] else ', random init'})"
+        f" + char {config['features']['char']['type']} + casing {config['features']['casing']['dim']}d"
+        f" → {'Bi' if config['encoder']['bidirectional'] else ''}{config['encoder']['cell'].upper()}"
+        f" {config['encoder']['num_layers']}×{config['encoder']['units']} → {config['head']['type']}",
+        f"- training command: `{metrics.get('command', 'n/a')}`",
+        f"- training time: {metrics.get('train_seconds', 0) / 60:.1f} min of epochs "
+        f"({wall_seconds / 60:.1f} min wall) on {platform.machine()} CPU, best epoch {metrics.get('best_epoch')} of {metrics.get('epochs_run')}",
+        f"- size on disk: {size_mb:.1f} MB",
+        "",
+        "## Metrics",
+        "",
+        "| metric | value |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, float) and k != "train_seconds"]
+    lines += ["", "## Use", "", "```python", "from nlpseq import Tagger",
+              "tagger = Tagger.load(\"MODEL_DIR\")", "tagger.tag(\"EU rejects German call to boycott British lamb .\")",
+              "```", "", "## Config", "", "```yaml", yaml.safe_dump(config, sort_keys=False).rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+def _dir_size_mb(path):
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 1e6
+
+
+def write_tagger_dir(output_dir, model, features, config, metrics, wall_seconds=0.0):
+    """Writes a complete tagger model directory.
+
+    Args:
+        output_dir: the directory to (re)create.
+        model: the trained SequenceTagger.
+        features: its TaggingFeatures.
+        config: the resolved config.
+        metrics: dict of metrics (saved as metrics.json and shown in the card).
+        wall_seconds: the whole run's duration, for the card.
+    """
+    from nlpseq.export.saved_model import export_tagger
+
+    metrics = dict(metrics)
+    metrics.setdefault("command", " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv)))
+
+    def build(tmp):
+        model.save(tmp / "model.keras")
+        features.save(tmp / "assets")
+        save_config(config, tmp / "config.yaml")
+        export_tagger(model, features, tmp / "saved_model")
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
+        (tmp / "README.md").write_text(_card(config, metrics, wall_seconds, _dir_size_mb(tmp)), encoding="utf-8")
+
+    replace_dir(build, output_dir)
+
+
+def check_model_dir(path, kinds=("ner", "pos")):
+    """Validates a model directory and returns its config.
+
+    Args:
+        path: the directory.
+        kinds: the tasks accepted here.
+
+    Returns:
+        The config dict.
+
+    Raises:
+        ModelDirError: missing directory, missing parts, or a model of another task.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelDirError(f"model directory not found: {path}")
+    missing = [name for name in REQUIRED if not (path / name).exists()]
+    if missing:
+        raise ModelDirError(f"{path} is not an nlpseq model directory (missing {', '.join(missing)})")
+    try:
+        config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise ModelDirError(f"cannot read {path / 'config.yaml'}: {err}") from None
+    if not isinstance(config, dict) or config.get("task") not in kinds:
+        task = config.get("task") if isinstance(config, dict) else None
+        raise ModelDirError(f"{path} holds a '{task}' model; expected one of: {', '.join(kinds)}")
+    return config

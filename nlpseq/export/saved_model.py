@@ -1,0 +1,75 @@
+"""The tagger's TensorFlow SavedModel: raw strings in, words and tags out, all in-graph.
+
+Signatures (all return `words` and `tags` as (B, T) strings padded with "",
+and `lengths` (B,) int32):
+
+- `serving_default` / `tag_text(texts)`: raw text, tokenized in-graph with the
+  rules of `nlpseq.tokenizers.words` (punctuation split off word edges).
+- `tag_pretokenized(texts)`: text already tokenized, words separated by spaces.
+- `tag_tokens(tokens)`: a (B, T) string tensor of words padded with "".
+
+Loading needs `import tensorflow_text` first (its ops may be in the graph).
+"""
+
+import tensorflow as tf
+
+from nlpseq.tokenizers.words import tf_tokenize
+
+
+class TaggerServingModule(tf.Module):
+    """Wraps a SequenceTagger and its features for export.
+
+    Args:
+        model: a built SequenceTagger (TensorFlow backend).
+        features: its TaggingFeatures.
+    """
+
+    def __init__(self, model, features):
+        super().__init__(name="nlpseq_tagger")
+        self.model = model
+        self._features = features
+        # Attributes make the tables part of the saved object graph.
+        self.tables = dict(features.tf_tables())
+        self.tag_names = tf.constant(features.tags)
+
+    def _tag(self, tokens):
+        # An all-empty batch has zero words; give it one padding column so the
+        # RNN never runs over an empty time axis.
+        width = tf.shape(tokens)[1]
+        tokens = tf.pad(tokens, [[0, 0], [0, tf.maximum(1 - width, 0)]], constant_values="")
+        present = tf.not_equal(tokens, "")
+        inputs = self._features.tf_encode(tokens)
+        tag_ids = self.model.decode(inputs)
+        tags = tf.where(present, tf.gather(self.tag_names, tag_ids), "")
+        lengths = tf.reduce_sum(tf.cast(present, tf.int32), axis=1)
+        return {"words": tokens, "tags": tags, "lengths": lengths}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+    def tag_text(self, texts):
+        return self._tag(tf_tokenize(texts).to_tensor(default_value=""))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+    def tag_pretokenized(self, texts):
+        return self._tag(tf.strings.split(texts).to_tensor(default_value=""))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="tokens")])
+    def tag_tokens(self, tokens):
+        return self._tag(tokens)
+
+
+def export_tagger(model, features, path):
+    """Writes the tagger SavedModel to `path` (which must not exist yet).
+
+    Args:
+        model: a built SequenceTagger.
+        features: its TaggingFeatures.
+        path: target directory.
+    """
+    module = TaggerServingModule(model, features)
+    signatures = {
+        "serving_default": module.tag_text.get_concrete_function(),
+        "tag_text": module.tag_text.get_concrete_function(),
+        "tag_pretokenized": module.tag_pretokenized.get_concrete_function(),
+        "tag_tokens": module.tag_tokens.get_concrete_function(),
+    }
+    tf.saved_model.save(module, str(path), signatures=signatures)

@@ -1,0 +1,41 @@
+"""Keras building blocks: embeddings, RNN encoder, CRF and tagging heads.
+
+Every layer uses `keras.ops` only (any Keras backend) and is registered for
+`.keras` saving under the package name "nlpseq".
+"""
+
+from nlpseq.layers.crf import (
+    CRF,
+    crf_decode,
+    crf_log_likelihood,
+    crf_log_norm,
+    crf_sequence_score,
+)
+from nlpseq.layers.embeddings import (
+    NUM_CASING_CLASSES,
+    CasingEmbedding,
+    CharBiLSTMEmbedding,
+    CharCNNEmbedding,
+    SubwordPooledEmbedding,
+    WordEmbedding,
+)
+from nlpseq.layers.heads import TagHead, masked_softmax_cross_entropy
+from nlpseq.layers.rnn_encoder import RNNEncoder, cudnn_eligible
+
+__all__ = [
+    "CRF",
+    "crf_decode",
+    "crf_log_likelihood",
+    "crf_log_norm",
+    "crf_sequence_score",
+    "NUM_CASING_CLASSES",
+    "CasingEmbedding",
+    "CharBiLSTMEmbedding",
+    "CharCNNEmbedding",
+    "SubwordPooledEmbedding",
+    "WordEmbedding",
+    "RNNEncoder",
+    "cudnn_eligible",
+    "TagHead",
+    "masked_softmax_cross_entropy",
+]

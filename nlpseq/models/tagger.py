@@ -1,0 +1,236 @@
+"""SequenceTagger: word features + (Bi)RNN encoder + CRF or softmax head."""
+
+import keras
+from keras import ops
+
+from nlpseq.errors import ConfigError
+from nlpseq.layers import (
+    CRF,
+    CasingEmbedding,
+    CharBiLSTMEmbedding,
+    CharCNNEmbedding,
+    RNNEncoder,
+    TagHead,
+    WordEmbedding,
+    masked_softmax_cross_entropy,
+)
+
+CHAR_TYPES = ("cnn", "bilstm")
+
+
+@keras.saving.register_keras_serializable(package="nlpseq")
+class SequenceTagger(keras.Model):
+    """A BiLSTM-CRF style tagger, composed from the shared blocks.
+
+    Inputs are a dict of integer tensors: `words` (B, T) word ids with 0 as
+    padding (the padding defines the mask), and, when enabled, `chars` (B, T, C)
+    character ids and `casing` (B, T) casing classes. The model outputs emission
+    scores (B, T, num_tags); `decode` turns them into tag ids (Viterbi for the CRF
+    head, argmax for softmax). Training uses `compute_loss`, so plain `fit` works
+    on every Keras backend.
+
+    Args:
+        word_vocab_size: number of word ids (including padding and unknown).
+        num_tags: number of output tags.
+        word_dim: word embedding size.
+        char_vocab_size: number of character ids; 0 disables character features.
+        char_type: `cnn` or `bilstm`.
+        char_dim: character embedding size.
+        char_units: CNN filters, or LSTM units per direction.
+        char_kernel_size: CNN kernel width.
+        casing_dim: casing embedding size; 0 disables the casing feature.
+        feature_dropout: dropout on the concatenated word features.
+        cell: `lstm`, `gru` or `simple`.
+        units: RNN units per direction.
+        num_layers: stacked RNN layers.
+        bidirectional: run the RNN both ways.
+        encoder_dropout: dropout between RNN layers.
+        head: `crf` or `softmax`.
+        head_dropout: dropout before the output projection.
+        word_trainable: whether the word embeddings are updated in training.
+
+    Example:
+        >>> model = nlpseq.models.SequenceTagger(word_vocab_size=50, num_tags=5, word_dim=8,
+        ...     char_vocab_size=0, casing_dim=0, units=4)
+    """
+
+    def __init__(
+        self,
+        word_vocab_size,
+        num_tags,
+        word_dim=100,
+        char_vocab_size=0,
+        char_type="cnn",
+        char_dim=25,
+        char_units=50,
+        char_kernel_size=3,
+        casing_dim=0,
+        feature_dropout=0.5,
+        cell="lstm",
+        units=200,
+        num_layers=1,
+        bidirectional=True,
+        encoder_dropout=0.5,
+        head="crf",
+        head_dropout=0.5,
+        word_trainable=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if head not in ("crf", "softmax"):
+            raise ConfigError(f"unknown head '{head}' (choose crf or softmax)")
+        if char_vocab_size and char_type not in CHAR_TYPES:
+            raise ConfigError(f"unknown char feature type '{char_type}' (choose {', '.join(CHAR_TYPES)})")
+        self.word_vocab_size = word_vocab_size
+        self.num_tags = num_tags
+        self.word_dim = word_dim
+        self.char_vocab_size = char_vocab_size
+        self.char_type = char_type
+        self.char_dim = char_dim
+        self.char_units = char_units
+        self.char_kernel_size = char_kernel_size
+        self.casing_dim = casing_dim
+        self.feature_dropout = feature_dropout
+        self.cell = cell
+        self.units = units
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.encoder_dropout = encoder_dropout
+        self.head = head
+        self.head_dropout = head_dropout
+        self.word_trainable = word_trainable
+
+        self.word_embedding = WordEmbedding(
+            word_vocab_size, word_dim, trainable_embeddings=word_trainable, name="word_embedding"
+        )
+        self.char_embedding = None
+        if char_vocab_size:
+            if char_type == "cnn":
+                self.char_embedding = CharCNNEmbedding(
+                    char_vocab_size, char_dim=char_dim, filters=char_units,
+                    kernel_size=char_kernel_size, name="char_embedding",
+                )
+            else:
+                self.char_embedding = CharBiLSTMEmbedding(
+                    char_vocab_size, char_dim=char_dim, units=char_units, name="char_embedding"
+                )
+        self.casing_embedding = (
+            CasingEmbedding(dim=casing_dim, name="casing_embedding") if casing_dim else None
+        )
+        self.dropout = keras.layers.Dropout(feature_dropout)
+        self.encoder = RNNEncoder(
+            units, cell=cell, num_layers=num_layers, bidirectional=bidirectional,
+            dropout=encoder_dropout, name="encoder",
+        )
+        self.tag_head = TagHead(num_tags, dropout=head_dropout, name="tag_head")
+        self.crf = CRF(num_tags, name="crf") if head == "crf" else None
+
+    @property
+    def input_names(self):
+        """The keys the model reads from its input dict."""
+        names = ["words"]
+        if self.char_embedding is not None:
+            names.append("chars")
+        if self.casing_embedding is not None:
+            names.append("casing")
+        return names
+
+    def call(self, inputs, training=False):
+        words = inputs["words"]
+        mask = ops.not_equal(words, 0)
+        features = [self.word_embedding(words)]
+        if self.char_embedding is not None:
+            features.append(self.char_embedding(inputs["chars"]))
+        if self.casing_embedding is not None:
+            features.append(self.casing_embedding(inputs["casing"]))
+        x = features[0] if len(features) == 1 else ops.concatenate(features, axis=-1)
+        x = self.dropout(x, training=training)
+        x = self.encoder(x, mask=mask, training=training)
+        scores = self.tag_head(x, training=training)
+        if self.crf is not None:
+            scores = self.crf(scores)
+        # The CRF and the loss work in float32 even under mixed precision.
+        return ops.cast(scores, "float32")
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        mask = ops.not_equal(x["words"], 0)
+        tags = ops.cast(y, "int32")
+        if self.crf is not None:
+            loss = -ops.mean(self.crf.log_likelihood(y_pred, tags, mask))
+        else:
+            loss = masked_softmax_cross_entropy(y_pred, tags, mask)
+        if self.losses:
+            loss = loss + ops.sum(self.losses)
+        return loss
+
+    def decode(self, inputs):
+        """Predicts tag ids.
+
+        Args:
+            inputs: the input dict (see the class docstring).
+
+        Returns:
+            int32 tensor (B, T) of tag ids; padded positions hold 0.
+        """
+        scores = self(inputs, training=False)
+        mask = ops.not_equal(inputs["words"], 0)
+        if self.crf is not None:
+            tags, _ = self.crf.decode(scores, mask)
+            return ops.cast(tags, "int32")
+        tags = ops.cast(ops.argmax(scores, axis=-1), "int32")
+        return ops.where(mask, tags, ops.zeros_like(tags))
+
+    def predict_step(self, data):
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        return self.decode(x)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                name: getattr(self, name)
+                for name in (
+                    "word_vocab_size", "num_tags", "word_dim", "char_vocab_size", "char_type",
+                    "char_dim", "char_units", "char_kernel_size", "casing_dim", "feature_dropout",
+                    "cell", "units", "num_layers", "bidirectional", "encoder_dropout", "head",
+                    "head_dropout", "word_trainable",
+                )
+            }
+        )
+        return config
+
+
+def tagger_from_config(config, word_vocab_size, char_vocab_size, num_tags):
+    """Builds a SequenceTagger from a resolved task config.
+
+    Args:
+        config: the resolved config dict (see `nlpseq.training.config`).
+        word_vocab_size: size of the word vocabulary.
+        char_vocab_size: size of the character vocabulary (0 when chars are off).
+        num_tags: number of tags.
+
+    Returns:
+        An unbuilt SequenceTagger.
+    """
+    feats, enc, head = config["features"], config["encoder"], config["head"]
+    char = feats["char"]
+    return SequenceTagger(
+        word_vocab_size=word_vocab_size,
+        num_tags=num_tags,
+        word_dim=feats["word"]["dim"],
+        char_vocab_size=char_vocab_size if char["type"] not in (None, "none") else 0,
+        char_type=char["type"] or "cnn",
+        char_dim=char["dim"],
+        char_units=char["units"],
+        char_kernel_size=char["kernel_size"],
+        casing_dim=feats["casing"]["dim"],
+        feature_dropout=feats["dropout"],
+        cell=enc["cell"],
+        units=enc["units"],
+        num_layers=enc["num_layers"],
+        bidirectional=enc["bidirectional"],
+        encoder_dropout=enc["dropout"],
+        head=head["type"],
+        head_dropout=head["dropout"],
+        word_trainable=feats["word"]["trainable"],
+    )

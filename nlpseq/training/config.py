@@ -1,0 +1,164 @@
+"""Configurations: defaults in code, a task YAML over them, `--set a.b=value` over both.
+
+A config is a plain nested dict. `resolve_config` merges the layers and rejects
+unknown keys, so a typo in a YAML file or an override is an error instead of a
+silently ignored setting. The resolved config is saved in the model directory.
+"""
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from nlpseq.errors import ConfigError
+
+TAGGER_DEFAULTS = {
+    "task": "ner",
+    "seed": 1,
+    "data": {
+        "train": None,
+        "dev": None,
+        "test": None,
+        "format": "conll",  # conll | conllu | a tfds:NAME spec needs format conll
+        "tag_column": -1,
+        "tag_field": "upos",  # CoNLL-U only: upos | xpos
+        "scheme": None,  # tag scheme of the files (NER: IOB1 for CoNLL-2003); None for POS
+        "model_scheme": "IOBES",  # scheme the model predicts in (NER only)
+    },
+    "features": {
+        "word": {
+            "dim": 100,
+            "min_freq": 1,
+            "max_size": None,
+            "lowercase": True,
+            "normalize_digits": True,
+            "pretrained": None,  # word2vec text format file
+            "pretrained_max_words": 30000,  # words added from the vectors beyond the training vocabulary
+            "trainable": True,
+            "unk_replace": 0.5,  # training singletons become <unk> with this probability
+        },
+        "char": {"type": "cnn", "dim": 25, "units": 50, "kernel_size": 3, "max_word_len": 20},
+        "casing": {"dim": 4},  # 0 turns the casing feature off
+        "dropout": 0.5,
+    },
+    "encoder": {"cell": "lstm", "units": 200, "num_layers": 1, "bidirectional": True, "dropout": 0.5},
+    "head": {"type": "crf", "dropout": 0.5},
+    "training": {
+        "epochs": 30,
+        "batch_size": 32,
+        "optimizer": "adam",  # adam | sgd | nadam
+        "learning_rate": 0.001,
+        "global_clipnorm": 5.0,
+        "patience": 5,
+        "bucket_width": 5,
+        "shuffle_buffer": 20000,
+        "mixed_precision": False,
+        "distribution": None,  # None | mirrored
+        "max_steps_per_epoch": None,  # for quick tests
+    },
+}
+
+DEFAULTS = {"ner": TAGGER_DEFAULTS, "pos": TAGGER_DEFAULTS}
+
+
+def _merge(base, override, where=""):
+    """Returns `base` updated by `override`, rejecting keys `base` does not have."""
+    out = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        path = f"{where}{key}"
+        if key not in out:
+            known = ", ".join(sorted(out))
+            raise ConfigError(f"unknown config key '{path}' (known here: {known})")
+        if isinstance(out[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key '{path}' must be a mapping, got {value!r}")
+            out[key] = _merge(out[key], value, path + ".")
+        else:
+            out[key] = value
+    return out
+
+
+def parse_override(text):
+    """Turns `a.b.c=value` into the nested dict {"a": {"b": {"c": value}}}.
+
+    Args:
+        text: one override; the value is parsed as YAML, so `3`, `0.5`, `true`,
+            `null` and `[1, 2]` get their natural types.
+
+    Returns:
+        A nested dict holding the one value.
+    """
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' must look like key.subkey=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    tree = value
+    for part in reversed(key.strip().split(".")):
+        if not part:
+            raise ConfigError(f"override '{text}' has an empty key part")
+        tree = {part: tree}
+    return tree
+
+
+def load_yaml(path):
+    """Reads a YAML config file into a dict, with a one-line error for bad files."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: invalid YAML ({getattr(err, 'problem', err)})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config must be a mapping at the top level")
+    return data
+
+
+def resolve_config(task, config_path=None, overrides=()):
+    """Builds the effective config of a task.
+
+    Args:
+        task: the task name (`ner`, `pos`, ...); picks the defaults.
+        config_path: optional YAML file overriding the defaults. Relative data
+            paths in it are read relative to the current directory.
+        overrides: `key.sub=value` strings applied last.
+
+    Returns:
+        The merged config dict, with `task` set.
+    """
+    if task not in DEFAULTS:
+        raise ConfigError(f"unknown task '{task}' (choose from {', '.join(sorted(DEFAULTS))})")
+    config = copy.deepcopy(DEFAULTS[task])
+    config["task"] = task
+    if config_path is not None:
+        config = _merge(config, load_yaml(config_path))
+    for text in overrides:
+        config = _merge(config, parse_override(text))
+    if config["task"] != task:
+        raise ConfigError(f"config says task '{config['task']}' but the command trains '{task}'")
+    return config
+
+
+def get(config, dotted, default=None):
+    """Reads `a.b.c` from a nested config dict, returning `default` when absent."""
+    node = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def save_config(config, path):
+    """Writes the config as YAML (temp file + rename, so a crash never leaves half a file)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    tmp.replace(path)

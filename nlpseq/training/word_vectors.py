@@ -1,0 +1,102 @@
+"""Pretraining word vectors (skip-gram word2vec) on unlabeled text, for the taggers.
+
+Text is split with nlpseq's word tokenizer and normalized like the tagger's
+word vocabulary (lower case, digits → 0), so every vector lands on a
+vocabulary entry. Needs the optional `pretrain` extra (gensim).
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from nlpseq.errors import ConfigError, DataError
+from nlpseq.readers._lines import iter_lines
+from nlpseq.readers.conll import read_conll
+from nlpseq.tokenizers import Vocabulary, tokenize
+
+
+class _Sentences:
+    """Re-iterable stream of normalized token lists from text and CoNLL files."""
+
+    def __init__(self, text_files, conll_files, normalizer, max_line_words=1000):
+        self.text_files = text_files
+        self.conll_files = conll_files
+        self.normalize = normalizer
+        self.max_line_words = max_line_words
+
+    def __iter__(self):
+        for path in self.text_files:
+            for _, line in iter_lines(path):
+                words = [self.normalize(w) for w in tokenize(line)]
+                # Some Gutenberg "lines" are whole books; cut them to sentence-sized pieces.
+                for start in range(0, len(words), self.max_line_words):
+                    yield words[start:start + self.max_line_words]
+        for path in self.conll_files:
+            for sentence in read_conll(path):
+                yield [self.normalize(w) for w in sentence.words]
+
+
+def train_word_vectors(text_files, output, *, conll_files=(), dim=100, window=5, min_count=3,
+                       epochs=5, max_words=100000, seed=1, workers=2):
+    """Trains skip-gram vectors and writes them in word2vec text format (most frequent first).
+
+    Args:
+        text_files: plain or gzipped text files, one paragraph or sentence per line.
+        output: the `.txt` file to write (written to a temporary name, then renamed).
+        conll_files: CoNLL files whose words are added to the corpus (e.g. the
+            tagger's own training file).
+        dim: vector size.
+        window: context window.
+        min_count: ignore rarer words.
+        epochs: passes over the corpus.
+        max_words: most frequent words written.
+        seed: random seed.
+        workers: training threads.
+
+    Returns:
+        The number of vectors written.
+    """
+    try:
+        from gensim.models import Word2Vec
+    except ImportError:
+        raise ConfigError("pretraining word vectors needs gensim: pip install 'nlpseq[pretrain]'") from None
+    for path in list(text_files) + list(conll_files):
+        if not Path(path).is_file():
+            raise DataError(path, None, "file not found")
+    normalizer = Vocabulary(["<pad>", "<unk>"], lowercase=True, normalize_digits=True).normalize
+    corpus = _Sentences(list(text_files), list(conll_files), normalizer)
+    started = time.time()
+    model = Word2Vec(sentences=corpus, vector_size=dim, window=window, min_count=min_count, sg=1,
+                     negative=10, sample=1e-4, epochs=epochs, seed=seed, workers=workers)
+    words = model.wv.index_to_key[:max_words]
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(output.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(f"{len(words)} {dim}\n")
+        for word in words:
+            handle.write(word + " " + " ".join(f"{x:.5f}" for x in model.wv[word]) + "\n")
+    tmp.replace(output)
+    print(f"{len(words)} vectors of {model.corpus_total_words} corpus words in {time.time() - started:.0f}s -> {output}")
+    return len(words)
+
+
+def main(argv=None):
+    """Command line: python -m nlpseq.training.word_vectors --text A.txt.gz ... --output vectors.txt"""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--text", nargs="+", required=True, help="unlabeled text files (.txt or .txt.gz)")
+    parser.add_argument("--conll", nargs="*", default=[], help="CoNLL files whose words join the corpus")
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--dim", type=int, default=100)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--min-count", type=int, default=3)
+    parser.add_argument("--max-words", type=int, default=100000)
+    args = parser.parse_args(argv)
+    train_word_vectors(args.text, args.output, conll_files=args.conll, dim=args.dim, epochs=args.epochs,
+                       min_count=args.min_count, max_words=args.max_words)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

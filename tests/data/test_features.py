@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nlpseq.data.features import TaggingFeatures, casing_class, tf_casing_class
+from nlpseq.data.pipelines import bucketed_batches, count_bucketed_batches, encoded_dataset
+
+WORDS = ["EU", "rejects", "German", "iPhone", "1,000", "3rd", "U.S", "Müller", "ÉCOLE", "(", "unknownword", "x"]
+
+
+def test_casing_classes_python_and_graph_agree():
+    expected = [3, 5, 4, 6, 1, 2, 3, 4, 3, 7, 5, 5]
+    assert [casing_class(w) for w in WORDS] == expected
+    graph = tf_casing_class(tf.constant([WORDS + [""]])).numpy()[0].tolist()
+    assert graph == expected + [0]
+
+
+def test_encode_and_tf_encode_agree():
+    feats = TaggingFeatures.build([["EU", "rejects", "German", "call"], ["Müller", "1,000"]], ["O", "S-ORG"],
+                                  max_word_len=5)
+    python = feats.encode(WORDS)
+    graph = feats.tf_encode(tf.constant([WORDS, WORDS[:3] + [""] * (len(WORDS) - 3)]))
+    np.testing.assert_array_equal(graph["words"].numpy()[0], python["words"])
+    np.testing.assert_array_equal(graph["casing"].numpy()[0], python["casing"])
+    chars = graph["chars"].numpy()[0]
+    np.testing.assert_array_equal(chars[:, : python["chars"].shape[1]], python["chars"])
+    assert graph["words"].numpy()[1, 3:].tolist() == [0] * (len(WORDS) - 3)  # padding stays 0
+    assert python["words"][WORDS.index("unknownword")] == 1
+
+
+def test_save_load_round_trip(tmp_path):
+    feats = TaggingFeatures.build([["a", "B", "c"]], ["O", "X"], use_casing=False)
+    feats.save(tmp_path / "assets")
+    back = TaggingFeatures.load(tmp_path / "assets")
+    assert back.tags == ["O", "X"] and not back.use_casing
+    np.testing.assert_array_equal(back.encode(["B", "zz"])["words"], feats.encode(["B", "zz"])["words"])
+
+
+def test_bucketed_batches_pad_and_cover_everything():
+    feats = TaggingFeatures.build([["w%d" % i for i in range(9)]], ["O"], use_chars=False)
+    lengths = [1, 2, 3, 7, 8, 9, 2, 3]
+    examples = [feats.encode(["w%d" % i for i in range(n)]) for n in lengths]
+    tags = [np.zeros(n, np.int32) for n in lengths]
+    ds = bucketed_batches(encoded_dataset(examples, tags), batch_size=3, bucket_width=4, shuffle_seed=1)
+    seen = []
+    for inputs, target in ds:
+        words = inputs["words"].numpy()
+        assert words.shape == target.numpy().shape
+        row_lengths = (words != 0).sum(axis=1)
+        assert row_lengths.max() - row_lengths.min() < 4  # same bucket
+        seen += row_lengths.tolist()
+    assert sorted(seen) == sorted(lengths)
+    assert count_bucketed_batches(lengths, 3, bucket_width=4) == len(list(ds))
+
+
+def test_epoch_order_is_reproducible_and_changes_with_seed():
+    feats = TaggingFeatures.build([["w%d" % i for i in range(30)]], ["O"], use_chars=False)
+    examples = [feats.encode(["w%d" % i] * 2) for i in range(30)]
+    tags = [np.zeros(2, np.int32)] * 30
+
+    def order(seed):
+        ds = bucketed_batches(encoded_dataset(examples, tags), 4, shuffle_seed=seed)
+        return [int(x) for inputs, _ in ds for x in inputs["words"].numpy()[:, 0]]
+
+    assert order(5) == order(5)
+    assert order(5) != order(6)
+
+
+def test_unknown_word_dropout_only_hits_singletons():
+    feats = TaggingFeatures.build([["a", "b"]], ["O"], use_chars=False, use_casing=False)
+    a, b = feats.words.token_to_id("a"), feats.words.token_to_id("b")
+    examples = [{"words": np.array([a, b] * 50, np.int32)}] * 4
+    tags = [np.zeros(100, np.int32)] * 4
+    ds = bucketed_batches(encoded_dataset(examples, tags), 4, unk_replace=0.5, singleton_ids=np.array([a]),
+                          shuffle_seed=None, max_length=200)
+    words = np.concatenate([inputs["words"].numpy().ravel() for inputs, _ in ds])
+    replaced_a = np.mean(words[0::2] == 1)
+    assert 0.35 < replaced_a < 0.65  # about half of the singleton 'a' became <unk>
+    assert np.all(words[1::2] == b)  # 'b' (not a singleton) untouched
+
+
+def test_casing_classes_fit_the_casing_embedding():
+    from nlpseq.data.features import NUM_CASING_CLASSES as DEFINED
+    from nlpseq.layers import NUM_CASING_CLASSES as EMBEDDED
+
+    assert DEFINED == EMBEDDED
