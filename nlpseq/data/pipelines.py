@@ -71,7 +71,7 @@ def count_bucketed_batches(lengths, batch_size, *, bucket_width=5, max_length=20
 
 
 def bucketed_batches(dataset, batch_size, *, bucket_width=5, max_length=200, shuffle_seed=None,
-                     shuffle_buffer=20000, unk_replace=0.0, singleton_ids=None, unk_seed=0, num_batches=None):
+                     shuffle_buffer=20000, unk_replace=0.0, singleton_mask=None, unk_seed=0, num_batches=None):
     """Shuffles, buckets by length, pads and prefetches.
 
     Args:
@@ -84,7 +84,8 @@ def bucketed_batches(dataset, batch_size, *, bucket_width=5, max_length=200, shu
         shuffle_buffer: shuffle buffer size (the whole corpus fits by default).
         unk_replace: probability of replacing a training singleton word by the
             unknown id 1, so the unknown-word embedding gets trained.
-        singleton_ids: int array of the word ids that occur once in training.
+        singleton_mask: bool array over word ids, True for the words that
+            occur once in training.
         unk_seed: seed of the unknown-word replacement of this epoch.
         num_batches: if given (see `count_bucketed_batches`), declared as the
             dataset's cardinality.
@@ -94,19 +95,16 @@ def bucketed_batches(dataset, batch_size, *, bucket_width=5, max_length=200, shu
     """
     if shuffle_seed is not None:
         dataset = dataset.shuffle(shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=False)
-    if unk_replace and singleton_ids is not None and len(singleton_ids):
-        table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(
-                tf.constant(np.asarray(singleton_ids), tf.int32),
-                tf.ones(len(singleton_ids), tf.int32)), 0)
-        seed = tf.constant([unk_seed, 7], tf.int64)
+    if unk_replace and singleton_mask is not None and np.any(singleton_mask):
+        is_singleton = tf.constant(np.asarray(singleton_mask, bool))
+        seed = tf.stack([tf.cast(unk_seed, tf.int64), tf.constant(7, tf.int64)])
 
         def drop_singletons(index, element):
             inputs, target = element
             words = inputs["words"]
             # Stateless randomness keyed by (epoch seed, sentence index): reproducible on resume.
-            noise = tf.random.stateless_uniform(tf.shape(words), seed=seed + tf.stack([0, index]))
-            replace = tf.logical_and(tf.equal(table.lookup(words), 1), noise < unk_replace)
+            noise = tf.random.stateless_uniform(tf.shape(words), seed=seed + tf.stack([tf.constant(0, tf.int64), index]))
+            replace = tf.logical_and(tf.gather(is_singleton, words), noise < unk_replace)
             inputs = dict(inputs, words=tf.where(replace, tf.ones_like(words), words))
             return inputs, target
 
@@ -118,6 +116,35 @@ def bucketed_batches(dataset, batch_size, *, bucket_width=5, max_length=200, shu
     if num_batches is not None:
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def epoch_batches(dataset, first_epoch, last_epoch, batch_size, *, seed=0, max_batches=None, **options):
+    """One stream of batches for epochs `first_epoch` .. `last_epoch - 1`, for a single `fit` call.
+
+    Each epoch's shuffle and unknown-word noise are seeded by `seed * 1000 +
+    epoch`, so a run resumed at epoch k sees exactly the batches an
+    uninterrupted run saw from epoch k on.
+
+    Args:
+        dataset: from `encoded_dataset`.
+        first_epoch: the first epoch to produce (0-based).
+        last_epoch: one past the last epoch.
+        batch_size: sentences per batch.
+        seed: the run's seed.
+        max_batches: cut every epoch to this many batches (quick runs).
+        **options: passed to `bucketed_batches` (not the seeds).
+
+    Returns:
+        A `tf.data.Dataset`; pass `steps_per_epoch` to `fit`.
+    """
+
+    def one_epoch(epoch):
+        epoch_seed = tf.cast(seed, tf.int64) * 1000 + epoch
+        batches = bucketed_batches(dataset, batch_size, shuffle_seed=epoch_seed, unk_seed=epoch_seed, **options)
+        return batches.take(max_batches) if max_batches else batches
+
+    epochs = tf.data.Dataset.range(first_epoch, last_epoch)
+    return epochs.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
 
 
 def padded_batches(dataset, batch_size):

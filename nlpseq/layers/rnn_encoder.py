@@ -50,6 +50,79 @@ def cudnn_eligible(rnn_layer):
     return bool(eligible)
 
 
+# Module switch for the fused CPU LSTM below (the benchmark turns it off to
+# measure the standard path); it is read when a call is traced.
+FUSED_CPU_LSTM = True
+
+
+def _fused_cpu_lstm(rnn, x, mask, return_state):
+    """Runs a (Bidirectional) Keras LSTM with TensorFlow's fused CPU kernel, or returns None.
+
+    Why: on a CPU, Keras runs an LSTM as a `tf.while_loop` of a dozen small ops
+    per time step, and for tagger-sized batches the per-op overhead costs more
+    than the arithmetic. `BlockLSTM` runs the whole sequence (and its gradient)
+    in one op. It reads the Keras layers' own variables (gate order i, f, c, o
+    permuted to the kernel's i, c, f, o), so `.keras` files and the cuDNN path
+    on a GPU are untouched. (`BlockLSTMV2` uses the Keras gate order but its
+    registered gradient is that of `BlockLSTM`, which is wrong for V2.)
+
+    Only the TensorFlow backend without a GPU, a float32 LSTM in the settings
+    `RNNEncoder` creates, and a right-padded `mask` qualify; everything else
+    returns None and takes the standard Keras path. Outputs at padded steps
+    differ from Keras' (they are computed, not repeated); callers mask them.
+
+    Args:
+        rnn: a `keras.layers.LSTM` or `keras.layers.Bidirectional` over one.
+        x: (B, T, D) inputs.
+        mask: (B, T) bool, right-padded, at least one step per row.
+        return_state: also return the final states like the Keras layer.
+
+    Returns:
+        None, or what `rnn(x, mask=mask)` returns at the unpadded steps.
+    """
+    if not FUSED_CPU_LSTM or keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    bidirectional = isinstance(rnn, keras.layers.Bidirectional)
+    layers = [rnn.forward_layer, rnn.backward_layer] if bidirectional else [rnn]
+    for layer in layers:
+        if not (isinstance(layer, keras.layers.LSTM) and cudnn_eligible(layer)
+                and not layer.cell.dropout and not layer.stateful
+                and layer.go_backwards == (layer is not layers[0])):
+            return None
+    if x.dtype != tf.float32 or tf.config.list_logical_devices("GPU"):
+        return None
+
+    units = layers[0].units
+    # Keras packs the gates as i, f, c, o; BlockLSTM wants i, c, f, o.
+    order = tf.concat([tf.range(units), tf.range(2 * units, 3 * units),
+                       tf.range(units, 2 * units), tf.range(3 * units, 4 * units)], 0)
+    lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+    steps = tf.cast(tf.reduce_max(lengths), tf.int64)
+    last = tf.stack([tf.maximum(lengths - 1, 0), tf.range(tf.shape(x)[0])], axis=1)
+    time_major = tf.transpose(x, [1, 0, 2])
+    outputs, states = [], []
+    for layer in layers:
+        cell = layer.cell
+        inputs = time_major
+        if layer.go_backwards:
+            inputs = tf.reverse_sequence(inputs, lengths, seq_axis=0, batch_axis=1)
+        zeros = tf.zeros([tf.shape(x)[0], units], x.dtype)
+        no_peephole = tf.zeros([units], x.dtype)
+        weights = tf.gather(tf.concat([cell.kernel, cell.recurrent_kernel], 0), order, axis=1)
+        _, c, _, _, _, _, h = tf.raw_ops.BlockLSTM(
+            seq_len_max=steps, x=inputs, cs_prev=zeros, h_prev=zeros, w=weights,
+            wci=no_peephole, wcf=no_peephole, wco=no_peephole, b=tf.gather(cell.bias, order),
+            forget_bias=0.0, cell_clip=-1.0, use_peephole=False)
+        states += [tf.gather_nd(h, last), tf.gather_nd(c, last)]
+        if layer.go_backwards:
+            h = tf.reverse_sequence(h, lengths, seq_axis=0, batch_axis=1)
+        outputs.append(tf.transpose(h, [1, 0, 2]))
+    output = tf.concat(outputs, axis=-1) if bidirectional else outputs[0]
+    return [output] + states if return_state else output
+
+
 @keras.saving.register_keras_serializable(package="nlpseq")
 class RNNEncoder(keras.layers.Layer):
     """Stacked, optionally bidirectional RNN with dropout on each layer's input.
@@ -163,7 +236,9 @@ class RNNEncoder(keras.layers.Layer):
         for i, (drop, rnn) in enumerate(zip(self.dropouts, self.rnns)):
             if self.dropout > 0:
                 x = drop(x, training=training)
-            x = rnn(x, mask=rnn_mask, training=training)
+            last_layer = self.return_state and i == self.num_layers - 1
+            fused = _fused_cpu_lstm(rnn, x, rnn_mask, last_layer)
+            x = rnn(x, mask=rnn_mask, training=training) if fused is None else fused
             if self.return_state and i == self.num_layers - 1:
                 x, states = x[0], list(x[1:])
         keep = ops.cast(ops.expand_dims(mask, -1), x.dtype)

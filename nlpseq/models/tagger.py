@@ -126,7 +126,7 @@ class SequenceTagger(keras.Model):
         self.crf = CRF(num_tags, name="crf") if head == "crf" else None
 
     @property
-    def input_names(self):
+    def feature_names(self):
         """The keys the model reads from its input dict."""
         names = ["words"]
         if self.char_embedding is not None:

@@ -1,10 +1,33 @@
 """Predicting and scoring a tagger on a list of sentences (used by training and `nlpseq evaluate`)."""
 
+import weakref
+
+import keras
 import numpy as np
 
 from nlpseq.data.pipelines import encoded_dataset, padded_batches
 from nlpseq.metrics.tagging import entity_scores, token_accuracy
 from nlpseq.readers.schemes import convert_tags
+
+
+_DECODERS = weakref.WeakKeyDictionary()
+
+
+def _decode_function(model):
+    """A decode function compiled once for any batch and sentence length.
+
+    Keras' own `predict_on_batch` retraces for new shapes; on the TensorFlow
+    backend one trace with unknown dimensions serves every batch.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return model.predict_on_batch
+    if model not in _DECODERS:
+        import tensorflow as tf
+
+        spec = {name: tf.TensorSpec([None, None] + ([None] if name == "chars" else []), tf.int32)
+                for name in model.feature_names}
+        _DECODERS[model] = tf.function(model.decode, input_signature=[spec])
+    return _DECODERS[model]
 
 
 def predict_tags(model, features, word_lists, batch_size=256):
@@ -28,8 +51,9 @@ def predict_tags(model, features, word_lists, batch_size=256):
     encoded = [features.encode(word_lists[i]) for i in order]
     results = [None] * len(word_lists)
     position = 0
+    decode = _decode_function(model)
     for batch in padded_batches(encoded_dataset(encoded), batch_size):
-        tag_ids = np.asarray(model.predict_on_batch(batch))
+        tag_ids = np.asarray(decode(batch))
         for row in tag_ids:
             index = order[position]
             n = len(word_lists[index])

@@ -10,12 +10,13 @@ import keras
 import numpy as np
 
 from nlpseq.data.features import TaggingFeatures
-from nlpseq.data.pipelines import bucketed_batches, count_bucketed_batches, encoded_dataset
+from nlpseq.data.pipelines import count_bucketed_batches, encoded_dataset, epoch_batches
 from nlpseq.data.sources import load_sentences
 from nlpseq.data.vectors import embedding_matrix, read_word_vectors
 from nlpseq.errors import ConfigError, DataError
 from nlpseq.models.tagger import tagger_from_config
 from nlpseq.readers.schemes import convert_tags
+from nlpseq.training.callbacks import EpochMonitor
 from nlpseq.training.checkpoints import CheckpointManager
 from nlpseq.training.evaluation import main_metric, predict_tags, score_tagging
 
@@ -89,9 +90,13 @@ def _encode(features, pairs, where):
     return examples, targets
 
 
-def _singleton_ids(features, train):
+def _singleton_mask(features, train):
     counts = collections.Counter(features.words.normalize(w) for words, _ in train for w in words)
-    return np.asarray(sorted(features.words.token_to_id(t) for t, c in counts.items() if c == 1 and t in features.words), np.int32)
+    mask = np.zeros(len(features.words), bool)
+    for token, count in counts.items():
+        if count == 1 and token in features.words:
+            mask[features.words.token_to_id(token)] = True
+    return mask
 
 
 def _strategy(config):
@@ -170,61 +175,48 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1):
         model = build_compiled_model(config, features, pretrained)
     examples, targets = _encode(features, train, config["data"]["train"])
     train_ds = encoded_dataset(examples, targets)
-    singletons = _singleton_ids(features, train)
-    num_batches = count_bucketed_batches([len(w) for w, _ in train], tcfg["batch_size"], bucket_width=tcfg["bucket_width"])
+    bucketing = {"bucket_width": tcfg["bucket_width"]}
+    steps = count_bucketed_batches([len(w) for w, _ in train], tcfg["batch_size"], **bucketing)
+    if tcfg["max_steps_per_epoch"]:
+        steps = min(steps, tcfg["max_steps_per_epoch"])
     metric = main_metric(task)
-
     state = {"epoch": 0, "best": None, "best_epoch": None, "wait": 0, "history": [], "seconds": 0.0}
     if resume:
         checkpoints.restore_last(model)
         state = checkpoints.load_state()
         print(f"resumed after epoch {state['epoch']} (best dev {metric} {state['best']})")
-    tensorboard = keras.callbacks.TensorBoard(log_dir=str(work_dir / "logs"))
 
-    for epoch in range(state["epoch"], tcfg["epochs"]):
-        if state["wait"] >= tcfg["patience"]:
-            break
-        epoch_start = time.time()
-        seed = config["seed"] * 1000 + epoch
-        batches = bucketed_batches(
-            train_ds, tcfg["batch_size"], bucket_width=tcfg["bucket_width"], shuffle_seed=seed,
-            shuffle_buffer=tcfg["shuffle_buffer"], unk_replace=config["features"]["word"]["unk_replace"],
-            singleton_ids=singletons, unk_seed=seed, num_batches=num_batches,
+    if not dev:
+        metric = "neg_train_loss"  # without a dev set, stop on the training loss
+
+    def dev_score(logs):
+        if not dev:
+            return -float(logs["loss"])
+        predicted = predict_tags(model, features, [w for w, _ in dev])
+        return score_tagging(task, [t for _, t in dev], predicted, config["data"]["model_scheme"])[metric]
+
+    monitor = EpochMonitor(dev_score, metric, checkpoints, state, tcfg["patience"])
+    if state["epoch"] < tcfg["epochs"]:
+        batches = epoch_batches(
+            train_ds, state["epoch"], tcfg["epochs"], tcfg["batch_size"], seed=config["seed"],
+            max_batches=tcfg["max_steps_per_epoch"], shuffle_buffer=tcfg["shuffle_buffer"],
+            unk_replace=config["features"]["word"]["unk_replace"],
+            singleton_mask=_singleton_mask(features, train), **bucketing,
         )
-        if tcfg["max_steps_per_epoch"]:
-            batches = batches.take(tcfg["max_steps_per_epoch"])
-        history = model.fit(batches, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose, callbacks=[tensorboard],
-                            shuffle=False)
-        loss = float(history.history["loss"][-1])
-        if dev:
-            predicted = predict_tags(model, features, [w for w, _ in dev])
-            dev_score = score_tagging(task, [t for _, t in dev], predicted, config["data"]["model_scheme"])[metric]
-        else:
-            dev_score = -loss
-        improved = state["best"] is None or dev_score > state["best"]
-        if improved:
-            state.update(best=dev_score, best_epoch=epoch + 1, wait=0)
-            checkpoints.save_best(model)
-        else:
-            state["wait"] += 1
-        seconds = time.time() - epoch_start
-        state["seconds"] += seconds
-        state["history"].append({"epoch": epoch + 1, "loss": loss, f"dev_{metric}": dev_score, "seconds": round(seconds, 1)})
-        state["epoch"] = epoch + 1
-        checkpoints.save(model, state)
-        print(f"epoch {epoch + 1}: loss {loss:.4f}  dev {metric} {dev_score:.4f}"
-              f"{'  (best)' if improved else ''}  {seconds:.0f}s", flush=True)
+        # The monitor goes first: it adds the dev metric to the logs the others see.
+        callbacks = [monitor, keras.callbacks.TensorBoard(log_dir=str(work_dir / "logs"))]
+        model.fit(batches, epochs=tcfg["epochs"], initial_epoch=state["epoch"], steps_per_epoch=steps,
+                  verbose=verbose, callbacks=callbacks, shuffle=False)
 
     checkpoints.restore_best(model)
     metrics = {"task": task, "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
                "train_seconds": round(state["seconds"], 1), f"dev_{metric}": state["best"]}
-    for name, split in (("test", test),):
-        if split:
-            predicted = predict_tags(model, features, [w for w, _ in split])
-            scores = score_tagging(task, [t for _, t in split], predicted, config["data"]["model_scheme"])
-            metrics.update({f"{name}_{k}": v for k, v in scores.items() if k != "report"})
-            if "report" in scores:
-                print(scores["report"])
+    if test:
+        predicted = predict_tags(model, features, [w for w, _ in test])
+        scores = score_tagging(task, [t for _, t in test], predicted, config["data"]["model_scheme"])
+        metrics.update({f"test_{k}": v for k, v in scores.items() if k != "report"})
+        if "report" in scores:
+            print(scores["report"])
     print(json.dumps(metrics))
     write_tagger_dir(output_dir, model, features, config, metrics, wall_seconds=time.time() - started)
     return metrics

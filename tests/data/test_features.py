@@ -71,7 +71,7 @@ def test_unknown_word_dropout_only_hits_singletons():
     a, b = feats.words.token_to_id("a"), feats.words.token_to_id("b")
     examples = [{"words": np.array([a, b] * 50, np.int32)}] * 4
     tags = [np.zeros(100, np.int32)] * 4
-    ds = bucketed_batches(encoded_dataset(examples, tags), 4, unk_replace=0.5, singleton_ids=np.array([a]),
+    ds = bucketed_batches(encoded_dataset(examples, tags), 4, unk_replace=0.5, singleton_mask=np.arange(len(feats.words)) == a,
                           shuffle_seed=None, max_length=200)
     words = np.concatenate([inputs["words"].numpy().ravel() for inputs, _ in ds])
     replaced_a = np.mean(words[0::2] == 1)

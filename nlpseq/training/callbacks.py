@@ -1,0 +1,64 @@
+"""The per-epoch bookkeeping of a training run, as one Keras callback."""
+
+import time
+
+import keras
+
+
+class EpochMonitor(keras.callbacks.Callback):
+    """Scores the dev set, keeps the best weights, checkpoints, and stops early.
+
+    At the end of every epoch it adds `val_<metric>` to the epoch logs (so the
+    progress bar and TensorBoard show it; place it before those callbacks),
+    saves the best weights when the dev metric improves, writes a resumable
+    checkpoint, and sets `model.stop_training` after `patience` epochs without
+    improvement.
+
+    Args:
+        evaluate: callable(epoch logs) -> float, the dev metric (higher is better).
+        metric: the metric's name, e.g. `f1`.
+        checkpoints: a `CheckpointManager`.
+        state: the trainer state dict (mutated in place; restored on resume).
+        patience: epochs without improvement before stopping.
+    """
+
+    def __init__(self, evaluate, metric, checkpoints, state, patience):
+        super().__init__()
+        self.evaluate = evaluate
+        self.metric = metric
+        self.checkpoints = checkpoints
+        self.state = state
+        self.patience = patience
+        self._epoch_start = None
+
+    def on_train_begin(self, logs=None):
+        if self.state["wait"] >= self.patience:
+            self.model.stop_training = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        loss = float(logs.get("loss", float("nan")))
+        score = float(self.evaluate(logs))
+        logs[f"val_{self.metric}"] = score
+        state = self.state
+        improved = state["best"] is None or score > state["best"]
+        if improved:
+            state.update(best=score, best_epoch=epoch + 1, wait=0)
+            self.checkpoints.save_best(self.model)
+        else:
+            state["wait"] += 1
+        seconds = time.time() - self._epoch_start
+        state["seconds"] += seconds
+        state["history"].append(
+            {"epoch": epoch + 1, "loss": loss, f"dev_{self.metric}": score, "seconds": round(seconds, 1)}
+        )
+        state["epoch"] = epoch + 1
+        self.checkpoints.save(self.model, state)
+        print(f"epoch {epoch + 1}: loss {loss:.4f}  dev {self.metric} {score:.4f}"
+              f"{'  (best)' if improved else ''}  {seconds:.0f}s", flush=True)
+        if state["wait"] >= self.patience:
+            print(f"early stop: no dev {self.metric} gain in {self.patience} epochs")
+            self.model.stop_training = True
