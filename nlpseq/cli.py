@@ -90,6 +90,13 @@ def cmd_tag(args):
             out.close()
 
 
+def cmd_export(args):
+    from nlpseq.export.model_dir import export_saved_model
+
+    export_saved_model(args.model_dir)
+    print(f"SavedModel written to {args.model_dir}/saved_model")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="nlpseq",
@@ -128,6 +135,11 @@ def build_parser():
     tag.add_argument("--format", choices=("conll", "text"), default="conll", help="format of --input")
     tag.add_argument("--output", help="write here instead of standard output")
     tag.set_defaults(func=cmd_tag)
+    export = sub.add_parser("export", help="(re)write a model directory's SavedModel from its model.keras",
+                            description="Rebuild MODEL_DIR/saved_model from model.keras and the assets, e.g. "
+                                        "for a model trained with the JAX backend. Needs the TensorFlow backend.")
+    export.add_argument("model_dir")
+    export.set_defaults(func=cmd_export)
     return parser
 
 

@@ -69,3 +69,65 @@ def tiny_tagger_overrides(files, epochs=2):
         "features.casing.dim=2", "encoder.units=8", f"training.epochs={epochs}", "training.batch_size=8",
         "training.learning_rate=0.01",
     ]
+
+
+def train_tiny_model(root, task, files, overrides):
+    """Trains a tiny tagger through the CLI into root/model; returns paths."""
+    from nlpseq.cli import main
+
+    out, work = root / "model", root / "work"
+    args = ["train", task, "--output", str(out), "--work-dir", str(work), "--verbose", "0"]
+    for item in overrides:
+        args += ["--set", item]
+    assert main(args) == 0
+    return {"files": files, "out": out, "work": work}
+
+
+@pytest.fixture(scope="session")
+def tiny_ner_model(tmp_path_factory):
+    """A tiny NER model trained once per test session (about 20 s)."""
+    root = tmp_path_factory.mktemp("ner")
+    files = {
+        "train": write_conll_file(root / "train.txt", make_ner_sentences(80, seed=1)),
+        "dev": write_conll_file(root / "dev.txt", make_ner_sentences(20, seed=2)),
+        "test": write_conll_file(root / "test.txt", make_ner_sentences(20, seed=3)),
+    }
+    return train_tiny_model(root, "ner", files, tiny_tagger_overrides(files, epochs=3))
+
+
+def write_conllu_file(path, sentences):
+    """Writes (words, upos) pairs as CoNLL-U, with a multiword range line to skip."""
+    lines = []
+    for k, (words, tags) in enumerate(sentences):
+        lines.append(f"# sent_id = s{k}")
+        if k == 0:
+            lines.append("1-2\tdon't\t_\t_\t_\t_\t_\t_\t_\t_")
+        for i, (w, t) in enumerate(zip(words, tags), start=1):
+            lines.append(f"{i}\t{w}\t{w.lower()}\t{t}\tXX\t_\t0\tdep\t_\t_")
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def make_pos_sentences(n, seed=0):
+    """Synthetic UPOS sentences."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        words = ["the", rng.choice(["dog", "cat", "bank"]), rng.choice(VERBS), rng.choice(PLACES), "."]
+        out.append((words, ["DET", "NOUN", "VERB", "PROPN", "PUNCT"]))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_pos_model(tmp_path_factory):
+    """A tiny UPOS model (CoNLL-U data) trained once per test session."""
+    root = tmp_path_factory.mktemp("pos")
+    files = {
+        "train": write_conllu_file(root / "train.conllu", make_pos_sentences(60, seed=1)),
+        "dev": write_conllu_file(root / "dev.conllu", make_pos_sentences(10, seed=2)),
+        "test": write_conllu_file(root / "test.conllu", make_pos_sentences(10, seed=3)),
+    }
+    overrides = [o for o in tiny_tagger_overrides(files, epochs=2) if not o.startswith("data.scheme")]
+    overrides += ["data.format=conllu", "data.scheme=null", "head.type=softmax", "features.char.type=bilstm"]
+    return train_tiny_model(root, "pos", files, overrides)

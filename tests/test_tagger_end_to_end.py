@@ -9,22 +9,9 @@ from nlpseq.cli import main
 from tests.conftest import tiny_tagger_overrides
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from tests.conftest import make_ner_sentences, write_conll_file
-
-    root = tmp_path_factory.mktemp("e2e")
-    files = {
-        "train": write_conll_file(root / "train.txt", make_ner_sentences(80, seed=1)),
-        "dev": write_conll_file(root / "dev.txt", make_ner_sentences(20, seed=2)),
-        "test": write_conll_file(root / "test.txt", make_ner_sentences(20, seed=3)),
-    }
-    out, work = root / "model", root / "work"
-    args = ["train", "ner", "--output", str(out), "--work-dir", str(work), "--verbose", "0"]
-    for item in tiny_tagger_overrides(files, epochs=3):
-        args += ["--set", item]
-    assert main(args) == 0
-    return {"files": files, "out": out, "work": work}
+@pytest.fixture
+def trained(tiny_ner_model):
+    return tiny_ner_model
 
 
 def test_model_directory_is_complete(trained):

@@ -61,17 +61,21 @@ def _boundaries(bucket_width, max_length):
     return list(range(bucket_width + 1, max_length + 1, bucket_width))
 
 
-def count_bucketed_batches(lengths, batch_size, *, bucket_width=5, max_length=200):
+def count_bucketed_batches(lengths, batch_size, *, bucket_width=5, max_length=200, drop_remainder=False):
     """The number of batches `bucketed_batches` yields for sentences of these lengths.
 
     Knowing it up front gives Keras a progress bar with a total and a clean end of epoch.
     """
     buckets = np.searchsorted(np.asarray(_boundaries(bucket_width, max_length)), np.asarray(lengths), side="right")
-    return int(sum(-(-count // batch_size) for count in np.bincount(buckets)))
+    counts = np.bincount(buckets)
+    if drop_remainder:
+        return int(sum(count // batch_size for count in counts))
+    return int(sum(-(-count // batch_size) for count in counts))
 
 
 def bucketed_batches(dataset, batch_size, *, bucket_width=5, max_length=200, shuffle_seed=None,
-                     shuffle_buffer=20000, unk_replace=0.0, singleton_mask=None, unk_seed=0, num_batches=None):
+                     shuffle_buffer=20000, unk_replace=0.0, singleton_mask=None, unk_seed=0, num_batches=None,
+                     drop_remainder=False):
     """Shuffles, buckets by length, pads and prefetches.
 
     Args:
@@ -89,6 +93,8 @@ def bucketed_batches(dataset, batch_size, *, bucket_width=5, max_length=200, shu
         unk_seed: seed of the unknown-word replacement of this epoch.
         num_batches: if given (see `count_bucketed_batches`), declared as the
             dataset's cardinality.
+        drop_remainder: drop each bucket's last, smaller batch (so batches
+            split evenly over the replicas of a distribution strategy).
 
     Returns:
         A batched `tf.data.Dataset`.
@@ -111,7 +117,7 @@ def bucketed_batches(dataset, batch_size, *, bucket_width=5, max_length=200, shu
         dataset = dataset.enumerate().map(drop_singletons, num_parallel_calls=tf.data.AUTOTUNE)
     boundaries = _boundaries(bucket_width, max_length)
     dataset = dataset.bucket_by_sequence_length(
-        _length, boundaries, [batch_size] * (len(boundaries) + 1), drop_remainder=False
+        _length, boundaries, [batch_size] * (len(boundaries) + 1), drop_remainder=drop_remainder
     )
     if num_batches is not None:
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))

@@ -19,9 +19,11 @@ import shutil
 import sys
 from pathlib import Path
 
+import keras
 import yaml
 
 from nlpseq.errors import ModelDirError
+from nlpseq.export.saved_model import export_tagger
 from nlpseq.training.config import save_config
 
 REQUIRED = ("config.yaml", "saved_model", "assets")
@@ -95,8 +97,6 @@ def write_tagger_dir(output_dir, model, features, config, metrics, wall_seconds=
         metrics: dict of metrics (saved as metrics.json and shown in the card).
         wall_seconds: the whole run's duration, for the card.
     """
-    from nlpseq.export.saved_model import export_tagger
-
     metrics = dict(metrics)
     metrics.setdefault("command", " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv)))
 
@@ -104,11 +104,34 @@ def write_tagger_dir(output_dir, model, features, config, metrics, wall_seconds=
         model.save(tmp / "model.keras")
         features.save(tmp / "assets")
         save_config(config, tmp / "config.yaml")
-        export_tagger(model, features, tmp / "saved_model")
+        if keras.backend.backend() == "tensorflow":
+            export_tagger(model, features, tmp / "saved_model")
+        else:
+            print(f"note: no SavedModel with the {keras.backend.backend()} backend; "
+                  f"run `KERAS_BACKEND=tensorflow nlpseq export {output_dir}` to add it")
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(_card(config, metrics, wall_seconds, _dir_size_mb(tmp)), encoding="utf-8")
 
     replace_dir(build, output_dir)
+
+
+def export_saved_model(model_dir):
+    """(Re)writes MODEL_DIR/saved_model from its `model.keras` and assets (TensorFlow backend).
+
+    Args:
+        model_dir: a model directory, e.g. one trained with the JAX backend.
+    """
+    import nlpseq.models  # noqa: F401  (registers SequenceTagger for loading)
+    from nlpseq.data.features import TaggingFeatures
+
+    model_dir = Path(model_dir)
+    if keras.backend.backend() != "tensorflow":
+        raise ModelDirError("SavedModel export needs the TensorFlow backend (set KERAS_BACKEND=tensorflow)")
+    if not (model_dir / "model.keras").is_file():
+        raise ModelDirError(f"{model_dir / 'model.keras'} not found")
+    model = keras.models.load_model(model_dir / "model.keras", compile=False)
+    features = TaggingFeatures.load(model_dir / "assets")
+    replace_dir(lambda tmp: export_tagger(model, features, tmp), model_dir / "saved_model")
 
 
 def check_model_dir(path, kinds=("ner", "pos")):
@@ -128,6 +151,8 @@ def check_model_dir(path, kinds=("ner", "pos")):
     if not path.is_dir():
         raise ModelDirError(f"model directory not found: {path}")
     missing = [name for name in REQUIRED if not (path / name).exists()]
+    if missing == ["saved_model"] and (path / "model.keras").is_file():
+        raise ModelDirError(f"{path} has no SavedModel yet; run `nlpseq export {path}` (TensorFlow backend)")
     if missing:
         raise ModelDirError(f"{path} is not an nlpseq model directory (missing {', '.join(missing)})")
     try:

@@ -56,15 +56,19 @@ FUSED_CPU_LSTM = True
 
 
 def _fused_cpu_lstm(rnn, x, mask, return_state):
-    """Runs a (Bidirectional) Keras LSTM with TensorFlow's fused CPU kernel, or returns None.
+    """Runs a (Bidirectional) Keras LSTM through a lean TensorFlow CPU loop, or returns None.
 
-    Why: on a CPU, Keras runs an LSTM as a `tf.while_loop` of a dozen small ops
-    per time step, and for tagger-sized batches the per-op overhead costs more
-    than the arithmetic. `BlockLSTM` runs the whole sequence (and its gradient)
-    in one op. It reads the Keras layers' own variables (gate order i, f, c, o
-    permuted to the kernel's i, c, f, o), so `.keras` files and the cuDNN path
-    on a GPU are untouched. (`BlockLSTMV2` uses the Keras gate order but its
-    registered gradient is that of `BlockLSTM`, which is wrong for V2.)
+    Why: on a CPU, Keras runs an LSTM as a `tf.while_loop` over its cell with
+    masking at every step, and autodiff adds a second loop of many tiny ops;
+    for tagger-sized batches the per-op overhead costs more than the
+    arithmetic. Here both directions share one loop (a batched matmul per
+    step), the input projection of all steps is one large matmul, and a
+    hand-written backward pass keeps only the recurrent matmul in its loop and
+    computes the weight gradients afterwards as large matmuls. (TensorFlow's
+    fused `BlockLSTM` op was measured slower on CPU; `BlockLSTMV2`'s
+    registered gradient is `BlockLSTM`'s, which is wrong for its gate order.)
+    The Keras layers keep owning the variables, so `.keras` files and the
+    cuDNN path on a GPU are unchanged.
 
     Only the TensorFlow backend without a GPU, a float32 LSTM in the settings
     `RNNEncoder` creates, and a right-padded `mask` qualify; everything else
@@ -95,31 +99,90 @@ def _fused_cpu_lstm(rnn, x, mask, return_state):
         return None
 
     units = layers[0].units
-    # Keras packs the gates as i, f, c, o; BlockLSTM wants i, c, f, o.
-    order = tf.concat([tf.range(units), tf.range(2 * units, 3 * units),
-                       tf.range(units, 2 * units), tf.range(3 * units, 4 * units)], 0)
-    lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
-    steps = tf.cast(tf.reduce_max(lengths), tf.int64)
-    last = tf.stack([tf.maximum(lengths - 1, 0), tf.range(tf.shape(x)[0])], axis=1)
+    batch, steps = tf.shape(x)[0], tf.shape(x)[1]
+    zeros = tf.zeros([batch, units])
+
+    def run_direction(xp, recurrent, keep):
+        """Runs one direction; `keep` (T, B, 1) is None forward, the mask backward."""
+        backward = keep is not None
+
+        @tf.custom_gradient
+        def recurrence(xp, recurrent):
+            # xp (T, B, 4H) input projections (gates i, f, c, o); recurrent (H, 4H).
+            # The backward direction walks from the last step and keeps its state
+            # at zero over the right padding, so each row starts at its own end.
+            def step(k, h, c, zs, hs, cs):
+                t = steps - 1 - k if backward else k
+                z = xp[t] + tf.matmul(h, recurrent)
+                i, f, g, o = tf.split(z, 4, axis=-1)
+                c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+                h = tf.sigmoid(o) * tf.tanh(c)
+                if backward:
+                    c, h = c * keep[t], h * keep[t]
+                return k + 1, h, c, zs.write(t, z), hs.write(t, h), cs.write(t, c)
+
+            arrays = [tf.TensorArray(tf.float32, size=steps) for _ in range(3)]
+            _, _, _, zs, hs, cs = tf.while_loop(lambda k, *_: k < steps, step, [0, zeros, zeros, *arrays])
+            zs, hs, cs = zs.stack(), hs.stack(), cs.stack()
+
+            def shifted(seq):
+                # The state each step started from (zeros before the first one).
+                if backward:
+                    return tf.concat([seq[1:], zeros[None]], 0)
+                return tf.concat([zeros[None], seq[:-1]], 0)
+
+            def grad(dhs, dcs):
+                # Every elementwise factor of the recursion's derivative, for all steps at once.
+                i, f, g, o = tf.split(zs, 4, axis=-1)
+                i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
+                tc = tf.tanh(cs)
+                dc_from_h = o * (1.0 - tc * tc)
+                # dz = [dc, dc, dc, dh] * factors (i, f, c, o blocks).
+                factors = tf.concat([g * i * (1.0 - i), shifted(cs) * f * (1.0 - f), i * (1.0 - g * g),
+                                     tc * o * (1.0 - o)], axis=-1)
+                dcs = tf.zeros_like(cs) if dcs is None else dcs
+
+                def back(k, dh, dc, dzs):
+                    t = k if backward else steps - 1 - k
+                    dh = dhs[t] + dh
+                    dc = dcs[t] + dc
+                    if backward:
+                        dh, dc = dh * keep[t], dc * keep[t]
+                    dc = dc + dh * dc_from_h[t]
+                    dz = tf.concat([dc, dc, dc, dh], axis=-1) * factors[t]
+                    return k + 1, tf.matmul(dz, recurrent, transpose_b=True), dc * f[t], dzs.write(t, dz)
+
+                dzs = tf.TensorArray(tf.float32, size=steps)
+                _, _, _, dzs = tf.while_loop(lambda k, *_: k < steps, back, [0, zeros, zeros, dzs])
+                dzs = dzs.stack()
+                # The recurrent kernel's gradient for all steps at once: h_prev^T dz.
+                h_prev = tf.reshape(shifted(hs), [-1, units])
+                return dzs, tf.matmul(h_prev, tf.reshape(dzs, [-1, 4 * units]), transpose_a=True)
+
+            return (hs, cs), grad
+
+        return recurrence(xp, recurrent)
+
+    # One input projection for all steps and both directions.
+    kernel = tf.concat([layer.cell.kernel for layer in layers], axis=1)
+    bias = tf.concat([layer.cell.bias for layer in layers], axis=0)
     time_major = tf.transpose(x, [1, 0, 2])
+    xp = tf.matmul(tf.reshape(time_major, [-1, tf.shape(x)[2]]), kernel) + bias
+    xp = tf.split(tf.reshape(xp, [steps, batch, len(layers) * 4 * units]), len(layers), axis=-1)
+    keep = tf.cast(tf.transpose(mask)[:, :, None], tf.float32)
+    lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+    last = tf.stack([tf.maximum(lengths - 1, 0), tf.range(batch)], axis=1)
     outputs, states = [], []
-    for layer in layers:
-        cell = layer.cell
-        inputs = time_major
+    for layer, projected in zip(layers, xp):
+        # The directions are independent loops, which TensorFlow runs in parallel.
+        h, c = run_direction(projected, tf.convert_to_tensor(layer.cell.recurrent_kernel),
+                             keep if layer.go_backwards else None)
         if layer.go_backwards:
-            inputs = tf.reverse_sequence(inputs, lengths, seq_axis=0, batch_axis=1)
-        zeros = tf.zeros([tf.shape(x)[0], units], x.dtype)
-        no_peephole = tf.zeros([units], x.dtype)
-        weights = tf.gather(tf.concat([cell.kernel, cell.recurrent_kernel], 0), order, axis=1)
-        _, c, _, _, _, _, h = tf.raw_ops.BlockLSTM(
-            seq_len_max=steps, x=inputs, cs_prev=zeros, h_prev=zeros, w=weights,
-            wci=no_peephole, wcf=no_peephole, wco=no_peephole, b=tf.gather(cell.bias, order),
-            forget_bias=0.0, cell_clip=-1.0, use_peephole=False)
-        states += [tf.gather_nd(h, last), tf.gather_nd(c, last)]
-        if layer.go_backwards:
-            h = tf.reverse_sequence(h, lengths, seq_axis=0, batch_axis=1)
-        outputs.append(tf.transpose(h, [1, 0, 2]))
-    output = tf.concat(outputs, axis=-1) if bidirectional else outputs[0]
+            states += [h[0], c[0]]
+        else:
+            states += [tf.gather_nd(h, last), tf.gather_nd(c, last)]
+        outputs.append(h)
+    output = tf.transpose(tf.concat(outputs, axis=-1), [1, 0, 2])
     return [output] + states if return_state else output
 
 

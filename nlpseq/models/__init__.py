@@ -1,0 +1,5 @@
+"""Task models composed from `nlpseq.layers` (importing this registers them for `.keras` loading)."""
+
+from nlpseq.models.tagger import SequenceTagger, tagger_from_config
+
+__all__ = ["SequenceTagger", "tagger_from_config"]

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras.src.losses.loss import scale_loss_for_distribution  # no public alias in Keras 3.15
+
 from nlpseq.errors import ConfigError
 from nlpseq.layers import (
     CRF,
@@ -161,7 +163,9 @@ class SequenceTagger(keras.Model):
             loss = masked_softmax_cross_entropy(y_pred, tags, mask)
         if self.losses:
             loss = loss + ops.sum(self.losses)
-        return loss
+        # Keras' built-in losses divide by the replica count under tf.distribute
+        # (gradients are summed over replicas); a custom compute_loss must too.
+        return scale_loss_for_distribution(loss)
 
     def decode(self, inputs):
         """Predicts tag ids.
@@ -179,10 +183,6 @@ class SequenceTagger(keras.Model):
             return ops.cast(tags, "int32")
         tags = ops.cast(ops.argmax(scores, axis=-1), "int32")
         return ops.where(mask, tags, ops.zeros_like(tags))
-
-    def predict_step(self, data):
-        x = data[0] if isinstance(data, (tuple, list)) else data
-        return self.decode(x)
 
     def get_config(self):
         config = super().get_config()

@@ -54,6 +54,7 @@ TAGGER_DEFAULTS = {
         "shuffle_buffer": 20000,
         "mixed_precision": False,
         "distribution": None,  # None | mirrored
+        "drop_remainder": None,  # drop short last batches; None: only under a distribution strategy
         "max_steps_per_epoch": None,  # for quick tests
     },
 }

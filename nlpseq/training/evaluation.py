@@ -20,7 +20,7 @@ def _decode_function(model):
     backend one trace with unknown dimensions serves every batch.
     """
     if keras.backend.backend() != "tensorflow":
-        return model.predict_on_batch
+        return model.decode  # eager on other backends: slower, same results
     if model not in _DECODERS:
         import tensorflow as tf
 
@@ -52,7 +52,7 @@ def predict_tags(model, features, word_lists, batch_size=256):
     results = [None] * len(word_lists)
     position = 0
     decode = _decode_function(model)
-    for batch in padded_batches(encoded_dataset(encoded), batch_size):
+    for batch in padded_batches(encoded_dataset(encoded), batch_size).as_numpy_iterator():
         tag_ids = np.asarray(decode(batch))
         for row in tag_ids:
             index = order[position]

@@ -175,7 +175,11 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1):
         model = build_compiled_model(config, features, pretrained)
     examples, targets = _encode(features, train, config["data"]["train"])
     train_ds = encoded_dataset(examples, targets)
-    bucketing = {"bucket_width": tcfg["bucket_width"]}
+    drop_remainder = tcfg["drop_remainder"]
+    if drop_remainder is None:
+        # Replicas of a strategy must not receive empty shards of a short batch.
+        drop_remainder = strategy is not None
+    bucketing = {"bucket_width": tcfg["bucket_width"], "drop_remainder": drop_remainder}
     steps = count_bucketed_batches([len(w) for w, _ in train], tcfg["batch_size"], **bucketing)
     if tcfg["max_steps_per_epoch"]:
         steps = min(steps, tcfg["max_steps_per_epoch"])

@@ -1,0 +1,396 @@
+"""Tagger speed on CoNLL-2003: nlpseq training and inference next to a PyTorch nn.LSTM reference.
+
+Training (tokens/s = non-padding tokens per second of wall time, after a warm-up):
+
+- nlpseq `SequenceTagger` (words only, softmax head; and the same with a CRF head),
+  trained with `model.fit` on `nlpseq.data.pipelines` length-bucketed batches;
+- PyTorch Embedding + bidirectional `nn.LSTM` + Linear + masked cross-entropy on
+  the very same batches (same sentences, same bucketing), once with
+  `pack_padded_sequence` and once plain padded.
+
+Every variant gets the same config: 5k most frequent words, embedding 100,
+BiLSTM 128 per direction, batch 32, dropout 0.5 on the embeddings and before
+the output layer, Adam (lr 1e-3, global gradient-norm clip 5). The variants
+are measured in interleaved rounds (A B C D, A B C D, ...) and the median
+round is reported, so a noisy machine does not favour one side.
+
+Inference: `nlpseq.Tagger.tag_batch` sentences/s on the CoNLL-2003 test split
+(pre-split token lists) through an exported model directory, at several batch
+sizes. It uses `saved_models/ner-conll2003` when it exists; otherwise it
+trains a throwaway model for a few steps with the task config (same
+architecture, untrained weights: speed does not depend on them).
+
+Run from the repository root:
+
+    python bench/tagger_speed.py                 # full run (~5 minutes on 2 cores)
+    python bench/tagger_speed.py --quick         # smoke run (~1 minute)
+
+It prints a markdown table and writes the figures as JSON (`--json`).
+torch is the optional `bench` extra (`pip install .[bench]`, CPU wheel).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DATA = Path(os.environ.get("NLPSEQ_DATA", ROOT.parent / "shared" / "data")) / "conll2003"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Figures: training tokens/s (median of --rounds interleaved rounds) for nlpseq softmax, "
+               "nlpseq CRF, torch packed and torch padded; the ratio nlpseq softmax / faster torch; "
+               "tag_batch sentences/s per batch size.",
+    )
+    parser.add_argument("--train", default=str(DATA / "eng.train"), help="CoNLL-2003 training file")
+    parser.add_argument("--test", default=str(DATA / "eng.testb"), help="CoNLL-2003 test file (inference)")
+    parser.add_argument("--model-dir", default=str(ROOT / "saved_models" / "ner-conll2003"),
+                        help="exported tagger for inference; a throwaway one is trained if it is missing")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds (median reported)")
+    parser.add_argument("--steps", type=int, default=150, help="timed training batches per variant and round")
+    parser.add_argument("--warmup", type=int, default=30, help="untimed training batches per variant first")
+    parser.add_argument("--batch-sizes", default="64,256,1024", help="tag_batch batch sizes, comma-separated")
+    parser.add_argument("--variants", default="softmax,crf,torch-packed,torch-padded",
+                        help="training variants to run (also: unfused = nlpseq softmax without the fused CPU LSTM)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: cores)")
+    parser.add_argument("--skip-inference", action="store_true", help="measure training only")
+    parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "tagger_speed.json"),
+                        help="where to write the figures")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 1 round, 20 timed steps, 5 warm-up steps, batch sizes 256")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.steps, args.warmup, args.batch_sizes = 1, 20, 5, "256"
+    args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b]
+    args.variants = [v for v in args.variants.split(",") if v]
+    unknown = set(args.variants) - {"softmax", "crf", "unfused", "torch-packed", "torch-padded"}
+    if unknown:
+        parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
+    return args
+
+
+# --------------------------------------------------------------------------- data
+
+def load_batches(path, steps_needed, seed=1):
+    """Reads the training file and builds the length-bucketed batches of nlpseq's pipeline.
+
+    Returns:
+        (features, dataset, batches): the TaggingFeatures (5k words), the batched
+        `tf.data.Dataset` (deterministic for the seed, repeated) and, for torch
+        and for counting tokens, the first `steps_needed` batches as numpy
+        (words, tags) pairs in the order `fit` sees them.
+    """
+    from nlpseq.data.features import TaggingFeatures
+    from nlpseq.data.pipelines import bucketed_batches, encoded_dataset
+    from nlpseq.readers import read_conll
+
+    sentences = read_conll(path)
+    tags = sorted({t for s in sentences for t in s.tags})
+    features = TaggingFeatures.build([s.words for s in sentences], tags, max_size=5000,
+                                     use_chars=False, use_casing=False)
+    examples = [features.encode(s.words) for s in sentences]
+    targets = [features.encode_tags(s.tags) for s in sentences]
+    dataset = bucketed_batches(encoded_dataset(examples, targets), 32, bucket_width=5,
+                               shuffle_seed=seed).repeat()
+    batches = [(x["words"].numpy(), y.numpy()) for x, y in dataset.take(steps_needed)]
+    return features, dataset, batches, len(sentences)
+
+
+# --------------------------------------------------------------------------- nlpseq
+
+class BatchClock:
+    """A fit callback that timestamps the end of every batch."""
+
+    def __init__(self):
+        import keras
+
+        class _Clock(keras.callbacks.Callback):
+            def __init__(inner):
+                super().__init__()
+                inner.stamps = []
+
+            def on_train_batch_end(inner, batch, logs=None):
+                inner.stamps.append(time.perf_counter())
+
+        self.callback = _Clock()
+
+    @property
+    def stamps(self):
+        return self.callback.stamps
+
+
+class NlpseqRunner:
+    """Trains a words-only SequenceTagger with `fit`, a slice of the batch stream at a time."""
+
+    def __init__(self, head, features, dataset, batches, fused=True):
+        import keras
+
+        from nlpseq.layers import rnn_encoder
+        from nlpseq.models.tagger import SequenceTagger
+
+        self.fused = fused
+        self.rnn_encoder = rnn_encoder
+        keras.utils.set_random_seed(1)
+        self.model = SequenceTagger(
+            word_vocab_size=len(features.words), num_tags=len(features.tags), word_dim=100,
+            char_vocab_size=0, casing_dim=0, units=128, feature_dropout=0.5, encoder_dropout=0.0,
+            head=head, head_dropout=0.5,
+        )
+        self.model.compile(optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=5.0))
+        self.dataset = dataset
+        self.batches = batches
+        self.position = 0
+
+    def run(self, steps):
+        """Trains `steps` batches; returns (tokens of batches 2..steps, seconds between their ends)."""
+        # The switch is read when fit traces its train step (the first call of this runner).
+        self.rnn_encoder.FUSED_CPU_LSTM = self.fused
+        clock = BatchClock()
+        data = self.dataset.skip(self.position).take(steps)
+        self.model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[clock.callback])
+        self.rnn_encoder.FUSED_CPU_LSTM = True
+        # The first batch of a fit call pays for the iterator and fit's setup: time from its end.
+        tokens = sum(int(np.count_nonzero(w)) for w, _ in self.batches[self.position + 1:self.position + steps])
+        self.position += steps
+        return tokens, clock.stamps[-1] - clock.stamps[0]
+
+
+# --------------------------------------------------------------------------- torch
+
+class TorchRunner:
+    """The PyTorch reference: Embedding + BiLSTM + Linear, masked cross-entropy, Adam."""
+
+    def __init__(self, packed, vocab_size, num_tags, batches, threads):
+        import torch
+
+        torch.set_num_threads(threads)
+        torch.manual_seed(1)
+        self.torch = torch
+        self.packed = packed
+        nn = torch.nn
+        self.embedding = nn.Embedding(vocab_size, 100, padding_idx=0)
+        self.lstm = nn.LSTM(100, 128, batch_first=True, bidirectional=True)
+        self.output = nn.Linear(256, num_tags)
+        self.dropout = nn.Dropout(0.5)
+        self.params = [p for m in (self.embedding, self.lstm, self.output) for p in m.parameters()]
+        self.optimizer = torch.optim.Adam(self.params, lr=1e-3)
+        self.batches = [
+            (torch.from_numpy(w).long(), torch.from_numpy(t).long(), torch.from_numpy((w != 0).sum(1)))
+            for w, t in batches
+        ]
+        self.position = 0
+
+    def step(self, words, tags, lengths):
+        torch = self.torch
+        mask = words != 0
+        x = self.dropout(self.embedding(words))
+        if self.packed:
+            packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            out, _ = self.lstm(packed)
+            out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=words.shape[1])
+        else:
+            out, _ = self.lstm(x)
+        logits = self.output(self.dropout(out))
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tags.reshape(-1),
+                                                 reduction="none")
+        loss = (loss * mask.reshape(-1)).sum() / mask.sum()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 5.0)
+        self.optimizer.step()
+
+    def run(self, steps):
+        """Trains `steps` batches; returns (tokens of batches 2..steps, seconds for them), like NlpseqRunner."""
+        stamps = []
+        for words, tags, lengths in self.batches[self.position:self.position + steps]:
+            self.step(words, tags, lengths)
+            stamps.append(time.perf_counter())
+        tokens = sum(int(n.sum()) for _, _, n in self.batches[self.position + 1:self.position + steps])
+        self.position += steps
+        return tokens, stamps[-1] - stamps[0]
+
+
+def _torch_worker(connection, packed, vocab_size, num_tags, batches, threads):
+    runner = TorchRunner(packed, vocab_size, num_tags, batches, threads)
+    connection.send("ready")
+    while True:
+        steps = connection.recv()
+        if steps is None:
+            return
+        connection.send(runner.run(steps))
+
+
+class TorchProcess:
+    """A TorchRunner in its own process.
+
+    TensorFlow's and PyTorch's thread pools in one process compete for the
+    same 2 cores (an idle-spinning pool slows the other side's barriers), so
+    each torch variant runs in a child process that waits while the others run.
+    """
+
+    def __init__(self, *args):
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_torch_worker, args=(child, *args), daemon=True)
+        self.process.start()
+        self.connection.recv()
+
+    def run(self, steps):
+        self.connection.send(steps)
+        return self.connection.recv()
+
+    def close(self):
+        self.connection.send(None)
+        self.process.join(timeout=30)
+
+
+# --------------------------------------------------------------------------- inference
+
+def throwaway_model_dir(train_path, workdir):
+    """Trains the task config's tagger for a few steps and exports it (speed does not need accuracy)."""
+    from nlpseq.training.config import resolve_config
+    from nlpseq.training.tagging import train_tagger
+
+    task_yaml = ROOT / "tasks" / "ner" / "conll2003.yaml"
+    overrides = [f"data.train={train_path}", "data.dev=null", "data.test=null", "data.scheme=IOB1",
+                 "features.word.pretrained=null", "training.epochs=1", "training.max_steps_per_epoch=10"]
+    config = resolve_config("ner", task_yaml if task_yaml.exists() else None, overrides)
+    out = Path(workdir) / "ner-throwaway"
+    train_tagger(config, out, work_dir=Path(workdir) / "run", verbose=0)
+    return out
+
+
+def measure_inference(model_dir, test_path, batch_sizes, rounds):
+    """tag_batch sentences/s per batch size (median of `rounds`), interleaving the batch sizes."""
+    from nlpseq import Tagger
+    from nlpseq.readers import read_conll
+
+    sentences = [list(s.words) for s in read_conll(test_path)]
+    tagger = Tagger.load(model_dir)
+    tagger.tag_batch(sentences[:max(batch_sizes)], batch_size=max(batch_sizes))  # warm-up
+    rates = {b: [] for b in batch_sizes}
+    for _ in range(rounds):
+        for b in batch_sizes:
+            start = time.perf_counter()
+            tagger.tag_batch(sentences, batch_size=b)
+            rates[b].append(len(sentences) / (time.perf_counter() - start))
+    return len(sentences), {b: statistics.median(r) for b, r in rates.items()}, rates
+
+
+# --------------------------------------------------------------------------- main
+
+LABELS = {
+    "softmax": "nlpseq softmax",
+    "crf": "nlpseq CRF",
+    "unfused": "nlpseq softmax, fused CPU LSTM off",
+    "torch-packed": "torch nn.LSTM packed",
+    "torch-padded": "torch nn.LSTM padded",
+}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    started = time.time()
+    wants_torch = any(v.startswith("torch") for v in args.variants)
+    if wants_torch:
+        import torch  # here only for its version; the torch variants run in child processes
+    steps_needed = args.warmup + args.rounds * args.steps
+    features, dataset, batches, n_sentences = load_batches(args.train, steps_needed)
+    print(f"{n_sentences} training sentences, {len(features.words)} words, {len(features.tags)} tags; "
+          f"{len(batches)} batches of 32 per variant, {np.mean([np.count_nonzero(w) for w, _ in batches]):.0f} "
+          f"tokens per batch", flush=True)
+
+    runners = {}
+    for v in args.variants:
+        if v in ("softmax", "crf", "unfused"):
+            runners[v] = NlpseqRunner("crf" if v == "crf" else "softmax", features, dataset, batches,
+                                      fused=v != "unfused")
+        else:
+            runners[v] = TorchProcess(v == "torch-packed", len(features.words), len(features.tags), batches,
+                                      args.threads)
+    for v, runner in runners.items():
+        runner.run(args.warmup)
+    rates = {v: [] for v in runners}
+    for r in range(args.rounds):
+        for v, runner in runners.items():
+            tokens, seconds = runner.run(args.steps)
+            rates[v].append(tokens / seconds)
+        print(f"round {r + 1}: " + ", ".join(f"{v} {rates[v][-1]:,.0f}" for v in runners), flush=True)
+    training = {v: statistics.median(r) for v, r in rates.items()}
+    for runner in runners.values():
+        if isinstance(runner, TorchProcess):
+            runner.close()
+
+    torch_best = max((training[v] for v in training if v.startswith("torch")), default=None)
+    ratio = training["softmax"] / torch_best if torch_best and "softmax" in training else None
+
+    inference = None
+    if not args.skip_inference:
+        with tempfile.TemporaryDirectory() as tmp:
+            model_dir = Path(args.model_dir)
+            source = str(model_dir)
+            if not (model_dir / "saved_model").exists():
+                print(f"{model_dir} not found: training a throwaway model for the inference figures", flush=True)
+                model_dir = throwaway_model_dir(args.train, tmp)
+                source = "throwaway model (task config, 10 training steps)"
+            n_test, medians, all_rates = measure_inference(model_dir, args.test, args.batch_sizes, args.rounds)
+        inference = {"model": source, "sentences": n_test,
+                     "sentences_per_s": {str(b): v for b, v in medians.items()},
+                     "rounds": {str(b): v for b, v in all_rates.items()}}
+
+    command = "python bench/tagger_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    report = {
+        "date": datetime.date.today().isoformat(),
+        "command": command.strip(),
+        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                    "python": platform.python_version(), "tensorflow": tf.__version__,
+                    "keras": keras.__version__, "torch": torch.__version__ if wants_torch else None},
+        "config": {"vocab": len(features.words), "embedding": 100, "units": 128, "batch_size": 32,
+                   "rounds": args.rounds, "steps": args.steps, "warmup": args.warmup},
+        "training_tokens_per_s": training,
+        "training_rounds": rates,
+        "ratio_nlpseq_softmax_to_faster_torch": ratio,
+        "inference": inference,
+        "wall_seconds": round(time.time() - started, 1),
+    }
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+
+    print()
+    print("| training (batch 32) | tokens/s |")
+    print("|---|---:|")
+    for v, rate in training.items():
+        print(f"| {LABELS[v]} | {rate:,.0f} |")
+    if ratio is not None:
+        print(f"| ratio nlpseq softmax / faster torch | {ratio:.2f}x |")
+    if inference:
+        print()
+        print(f"| tag_batch ({inference['sentences']} test sentences) | sentences/s |")
+        print("|---|---:|")
+        for b, rate in inference["sentences_per_s"].items():
+            print(f"| batch_size {b} | {rate:,.0f} |")
+    print(f"\nfigures written to {args.json}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

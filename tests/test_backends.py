@@ -1,0 +1,114 @@
+"""Other Keras backends and devices: JAX training on our tf.data pipeline, mirrored strategy, cuDNN settings."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.conftest import tiny_tagger_overrides
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(code, env_extra):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env_extra)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_jax_backend_trains_and_tensorflow_exports(tmp_path, ner_files):
+    pytest.importorskip("jax")
+    out = tmp_path / "jax-model"
+    overrides = tiny_tagger_overrides(ner_files, epochs=2)
+    code = f"""
+        import keras, sys
+        assert keras.backend.backend() == "jax"
+        from nlpseq.cli import main
+        args = ["train", "ner", "--output", {str(out)!r}, "--work-dir", {str(tmp_path / 'w')!r}, "--verbose", "0"]
+        for item in {overrides!r}:
+            args += ["--set", item]
+        sys.exit(main(args))
+    """
+    result = _run(code, {"KERAS_BACKEND": "jax"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (out / "model.keras").is_file() and not (out / "saved_model").exists()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 2 and 0 <= metrics["test_f1"] <= 1
+
+    # The JAX-trained .keras file loads on TensorFlow and exports the serving model.
+    from nlpseq import ModelDirError, Tagger
+    from nlpseq.cli import main
+
+    with pytest.raises(ModelDirError, match="nlpseq export"):
+        Tagger.load(out)
+    assert main(["export", str(out)]) == 0
+    pairs = Tagger.load(out).tag("Mary visited Paris .")
+    assert [w for w, _ in pairs] == ["Mary", "visited", "Paris", "."]
+
+
+def test_mirrored_strategy_matches_one_device(tmp_path, ner_files):
+    overrides = tiny_tagger_overrides(ner_files, epochs=2) + [
+        "features.dropout=0", "encoder.dropout=0", "head.dropout=0", "features.word.unk_replace=0",
+        "training.drop_remainder=true"]
+    code = f"""
+        import json, sys
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from nlpseq.training.config import resolve_config
+        from nlpseq.training.tagging import train_tagger
+        losses = {{}}
+        for kind in ("none", "mirrored"):
+            config = resolve_config("ner", None, {overrides!r} + ["training.distribution=" + kind])
+            out = {str(tmp_path)!r} + "/" + kind
+            train_tagger(config, out, work_dir=out + "-work", verbose=0)
+            state = json.load(open(out + "-work/checkpoints/state.json"))
+            losses[kind] = [h["loss"] for h in state["history"]]
+        print("LOSSES", json.dumps(losses))
+    """
+    result = _run(code, {"KERAS_BACKEND": "tensorflow"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = [x for x in result.stdout.splitlines() if x.startswith("LOSSES")][-1]
+    losses = json.loads(line.split(" ", 1)[1])
+    assert len(losses["mirrored"]) == 2
+    for single, mirrored in zip(losses["none"], losses["mirrored"]):
+        assert mirrored == pytest.approx(single, rel=2e-3)
+
+
+def test_built_tagger_keeps_cudnn_eligible_settings():
+    from nlpseq.layers import cudnn_eligible
+    from nlpseq.models.tagger import tagger_from_config
+    from nlpseq.training.config import resolve_config
+
+    for cell in ("lstm", "gru"):
+        config = resolve_config("ner", None, [f"encoder.cell={cell}", "encoder.num_layers=2"])
+        model = tagger_from_config(config, word_vocab_size=20, char_vocab_size=10, num_tags=5)
+        import numpy as np
+        model({"words": np.ones((1, 3), "int32"), "chars": np.ones((1, 3, 4), "int32"),
+               "casing": np.ones((1, 3), "int32")})
+        rnns = model.encoder.recurrent_layers()
+        assert len(rnns) == 4  # 2 layers x 2 directions
+        assert all(cudnn_eligible(layer) for layer in rnns)
+
+
+def test_mixed_precision_switch_sets_the_policy(ner_files):
+    import keras
+
+    from nlpseq.data.features import TaggingFeatures
+    from nlpseq.training.config import resolve_config
+    from nlpseq.training.tagging import build_compiled_model
+
+    config = resolve_config("ner", None, tiny_tagger_overrides(ner_files) + ["training.mixed_precision=true"])
+    assert resolve_config("ner")["training"]["mixed_precision"] is False  # off by default on CPU
+    features = TaggingFeatures.build([["Mary", "left"]], ["O", "S-PER"])
+    try:
+        model = build_compiled_model(config, features)
+        assert keras.mixed_precision.global_policy().name == "mixed_float16"
+        assert model.encoder.compute_dtype == "float16"
+        out = model({k: v[None] for k, v in features.encode(["Mary", "left"]).items()})
+        assert str(out.dtype) == "float32"  # the CRF scores stay in float32
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
