@@ -84,17 +84,16 @@ def parse_args(argv=None):
 
 # --------------------------------------------------------------------------- data
 
-def load_batches(path, steps_needed, seed=1):
-    """Reads the training file and builds the length-bucketed batches of nlpseq's pipeline.
+def load_corpus(path):
+    """Reads the training file and encodes it with a 5k-word vocabulary (words only).
 
     Returns:
-        (features, dataset, batches): the TaggingFeatures (5k words), the batched
-        `tf.data.Dataset` (deterministic for the seed, repeated) and, for torch
-        and for counting tokens, the first `steps_needed` batches as numpy
-        (words, tags) pairs in the order `fit` sees them.
+        (features, encoded, n_sentences): the TaggingFeatures, the cached
+        unbatched dataset of `nlpseq.data.pipelines.encoded_dataset`, and the
+        number of sentences.
     """
     from nlpseq.data.features import TaggingFeatures
-    from nlpseq.data.pipelines import bucketed_batches, encoded_dataset
+    from nlpseq.data.pipelines import encoded_dataset
     from nlpseq.readers import read_conll
 
     sentences = read_conll(path)
@@ -103,10 +102,21 @@ def load_batches(path, steps_needed, seed=1):
                                      use_chars=False, use_casing=False)
     examples = [features.encode(s.words) for s in sentences]
     targets = [features.encode_tags(s.tags) for s in sentences]
-    dataset = bucketed_batches(encoded_dataset(examples, targets), 32, bucket_width=5,
-                               shuffle_seed=seed).repeat()
-    batches = [(x["words"].numpy(), y.numpy()) for x, y in dataset.take(steps_needed)]
-    return features, dataset, batches, len(sentences)
+    return features, encoded_dataset(examples, targets), len(sentences)
+
+
+def epoch_batches(encoded, seed, steps):
+    """The first `steps` length-bucketed batches of 32 of an epoch shuffled with `seed`.
+
+    Returns:
+        (dataset, batches): the `tf.data.Dataset` nlpseq's `fit` reads, and the
+        same batches (same order; the pipeline is deterministic) as numpy
+        (words, tags) pairs for torch and for counting tokens.
+    """
+    from nlpseq.data.pipelines import bucketed_batches
+
+    dataset = bucketed_batches(encoded, 32, bucket_width=5, shuffle_seed=seed).take(steps)
+    return dataset, [(x["words"].numpy(), y.numpy()) for x, y in dataset]
 
 
 # --------------------------------------------------------------------------- nlpseq
@@ -133,9 +143,9 @@ class BatchClock:
 
 
 class NlpseqRunner:
-    """Trains a words-only SequenceTagger with `fit`, a slice of the batch stream at a time."""
+    """Trains a words-only SequenceTagger with `fit`, one slice of batches at a time."""
 
-    def __init__(self, head, features, dataset, batches, fused=True):
+    def __init__(self, head, features, fused=True):
         import keras
 
         from nlpseq.layers import rnn_encoder
@@ -150,21 +160,16 @@ class NlpseqRunner:
             head=head, head_dropout=0.5,
         )
         self.model.compile(optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=5.0))
-        self.dataset = dataset
-        self.batches = batches
-        self.position = 0
 
-    def run(self, steps):
-        """Trains `steps` batches; returns (tokens of batches 2..steps, seconds between their ends)."""
-        # The switch is read when fit traces its train step (the first call of this runner).
+    def run(self, dataset, batches):
+        """Trains on `dataset`; returns (tokens of batches 2..n, seconds between their ends)."""
+        # The switch is read when fit traces its train step (the first calls of this runner).
         self.rnn_encoder.FUSED_CPU_LSTM = self.fused
         clock = BatchClock()
-        data = self.dataset.skip(self.position).take(steps)
-        self.model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[clock.callback])
+        self.model.fit(dataset, epochs=1, steps_per_epoch=len(batches), verbose=0, callbacks=[clock.callback])
         self.rnn_encoder.FUSED_CPU_LSTM = True
         # The first batch of a fit call pays for the iterator and fit's setup: time from its end.
-        tokens = sum(int(np.count_nonzero(w)) for w, _ in self.batches[self.position + 1:self.position + steps])
-        self.position += steps
+        tokens = sum(int(np.count_nonzero(w)) for w, _ in batches[1:])
         return tokens, clock.stamps[-1] - clock.stamps[0]
 
 
@@ -173,7 +178,7 @@ class NlpseqRunner:
 class TorchRunner:
     """The PyTorch reference: Embedding + BiLSTM + Linear, masked cross-entropy, Adam."""
 
-    def __init__(self, packed, vocab_size, num_tags, batches, threads):
+    def __init__(self, packed, vocab_size, num_tags, threads):
         import torch
 
         torch.set_num_threads(threads)
@@ -187,11 +192,6 @@ class TorchRunner:
         self.dropout = nn.Dropout(0.5)
         self.params = [p for m in (self.embedding, self.lstm, self.output) for p in m.parameters()]
         self.optimizer = torch.optim.Adam(self.params, lr=1e-3)
-        self.batches = [
-            (torch.from_numpy(w).long(), torch.from_numpy(t).long(), torch.from_numpy((w != 0).sum(1)))
-            for w, t in batches
-        ]
-        self.position = 0
 
     def step(self, words, tags, lengths):
         torch = self.torch
@@ -212,25 +212,27 @@ class TorchRunner:
         torch.nn.utils.clip_grad_norm_(self.params, 5.0)
         self.optimizer.step()
 
-    def run(self, steps):
-        """Trains `steps` batches; returns (tokens of batches 2..steps, seconds for them), like NlpseqRunner."""
+    def run(self, dataset, batches):
+        """Trains on `batches`; returns (tokens of batches 2..n, seconds for them), like NlpseqRunner."""
+        torch = self.torch
+        batches = [(torch.from_numpy(w).long(), torch.from_numpy(t).long(), torch.from_numpy((w != 0).sum(1)))
+                   for w, t in batches]
         stamps = []
-        for words, tags, lengths in self.batches[self.position:self.position + steps]:
+        for words, tags, lengths in batches:
             self.step(words, tags, lengths)
             stamps.append(time.perf_counter())
-        tokens = sum(int(n.sum()) for _, _, n in self.batches[self.position + 1:self.position + steps])
-        self.position += steps
+        tokens = sum(int(n.sum()) for _, _, n in batches[1:])
         return tokens, stamps[-1] - stamps[0]
 
 
-def _torch_worker(connection, packed, vocab_size, num_tags, batches, threads):
-    runner = TorchRunner(packed, vocab_size, num_tags, batches, threads)
+def _torch_worker(connection, packed, vocab_size, num_tags, threads):
+    runner = TorchRunner(packed, vocab_size, num_tags, threads)
     connection.send("ready")
     while True:
-        steps = connection.recv()
-        if steps is None:
+        batches = connection.recv()
+        if batches is None:
             return
-        connection.send(runner.run(steps))
+        connection.send(runner.run(None, batches))
 
 
 class TorchProcess:
@@ -250,8 +252,8 @@ class TorchProcess:
         self.process.start()
         self.connection.recv()
 
-    def run(self, steps):
-        self.connection.send(steps)
+    def run(self, dataset, batches):
+        self.connection.send(batches)
         return self.connection.recv()
 
     def close(self):
@@ -313,27 +315,28 @@ def main(argv=None):
     wants_torch = any(v.startswith("torch") for v in args.variants)
     if wants_torch:
         import torch  # here only for its version; the torch variants run in child processes
-    steps_needed = args.warmup + args.rounds * args.steps
-    features, dataset, batches, n_sentences = load_batches(args.train, steps_needed)
+    features, encoded, n_sentences = load_corpus(args.train)
+    # Each round is the start of a new epoch (its own shuffle); every variant trains on the same batches.
+    warmup = epoch_batches(encoded, 1000, args.warmup)
+    epochs = [epoch_batches(encoded, 1001 + r, args.steps) for r in range(args.rounds)]
+    tokens = [np.count_nonzero(w) for _, batches in epochs for w, _ in batches]
     print(f"{n_sentences} training sentences, {len(features.words)} words, {len(features.tags)} tags; "
-          f"{len(batches)} batches of 32 per variant, {np.mean([np.count_nonzero(w) for w, _ in batches]):.0f} "
-          f"tokens per batch", flush=True)
+          f"{args.rounds} x {args.steps} timed batches of 32 per variant, {np.mean(tokens):.0f} tokens per batch",
+          flush=True)
 
     runners = {}
     for v in args.variants:
         if v in ("softmax", "crf", "unfused"):
-            runners[v] = NlpseqRunner("crf" if v == "crf" else "softmax", features, dataset, batches,
-                                      fused=v != "unfused")
+            runners[v] = NlpseqRunner("crf" if v == "crf" else "softmax", features, fused=v != "unfused")
         else:
-            runners[v] = TorchProcess(v == "torch-packed", len(features.words), len(features.tags), batches,
-                                      args.threads)
+            runners[v] = TorchProcess(v == "torch-packed", len(features.words), len(features.tags), args.threads)
     for v, runner in runners.items():
-        runner.run(args.warmup)
+        runner.run(*warmup)
     rates = {v: [] for v in runners}
-    for r in range(args.rounds):
+    for r, epoch in enumerate(epochs):
         for v, runner in runners.items():
-            tokens, seconds = runner.run(args.steps)
-            rates[v].append(tokens / seconds)
+            n_tokens, seconds = runner.run(*epoch)
+            rates[v].append(n_tokens / seconds)
         print(f"round {r + 1}: " + ", ".join(f"{v} {rates[v][-1]:,.0f}" for v in runners), flush=True)
     training = {v: statistics.median(r) for v, r in rates.items()}
     for runner in runners.values():

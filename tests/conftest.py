@@ -129,5 +129,7 @@ def tiny_pos_model(tmp_path_factory):
         "test": write_conllu_file(root / "test.conllu", make_pos_sentences(10, seed=3)),
     }
     overrides = [o for o in tiny_tagger_overrides(files, epochs=2) if not o.startswith("data.scheme")]
-    overrides += ["data.format=conllu", "data.scheme=null", "head.type=softmax", "features.char.type=bilstm"]
+    overrides += ["data.format=conllu", "data.scheme=null", "head.type=softmax", "features.char.type=bilstm",
+                  "features.subword.type=bpe", "features.subword.vocab_size=40", "features.subword.dim=4",
+                  "features.subword.pooling=mean"]
     return train_tiny_model(root, "pos", files, overrides)

@@ -5,7 +5,10 @@ list of words into the integer inputs of `nlpseq.models.SequenceTagger`:
 
 - `words`  (T,)   word ids (0 = padding, 1 = unknown),
 - `chars`  (T, C) character ids of each word, when character features are on,
-- `casing` (T,)   a casing class per word (see `casing_class`), when on.
+- `casing` (T,)   a casing class per word (see `casing_class`), when on,
+- `pieces` (P,) SentencePiece ids of the words, and `piece_words` (P,) the
+  1-based index of the word each piece belongs to (0 is padding), when
+  subword features are on.
 
 The Python path (`encode`) feeds training; the TensorFlow path (`tf_encode`)
 runs inside the exported SavedModel, so serving needs no Python preprocessing.
@@ -18,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from nlpseq.errors import ModelDirError
-from nlpseq.tokenizers import CharVocabulary, Vocabulary
+from nlpseq.tokenizers import CharVocabulary, SentencePieceTokenizer, Vocabulary
 
 # Casing classes. 0 is padding; the order of the checks below is the definition.
 CASING_CLASSES = ("<pad>", "numeric", "has_digit", "all_upper", "init_upper", "lower", "mixed", "other")
@@ -84,14 +87,16 @@ class TaggingFeatures:
         chars: the `CharVocabulary`, or None to turn character features off.
         max_word_len: characters kept per word (longer words are cut).
         use_casing: whether to compute the casing feature.
+        subwords: a `SentencePieceTokenizer`, or None to turn subword features off.
 
     Example:
         >>> feats = TaggingFeatures.build(sentences, tags=["O", "S-PER"], lowercase=True)
         >>> feats.encode(["EU", "rejects"])["words"]
     """
 
-    def __init__(self, words, tags, chars=None, max_word_len=20, use_casing=True):
+    def __init__(self, words, tags, chars=None, max_word_len=20, use_casing=True, subwords=None):
         self.words = words
+        self.subwords = subwords
         self.tags = list(tags)
         self.chars = chars
         self.max_word_len = max_word_len
@@ -100,7 +105,8 @@ class TaggingFeatures:
 
     @classmethod
     def build(cls, word_lists, tags, *, min_freq=1, max_size=None, lowercase=True,
-              normalize_digits=True, use_chars=True, max_word_len=20, use_casing=True):
+              normalize_digits=True, use_chars=True, max_word_len=20, use_casing=True,
+              subword_type=None, subword_vocab_size=4000):
         """Fits the vocabularies on training sentences.
 
         Args:
@@ -110,6 +116,9 @@ class TaggingFeatures:
             use_chars: build a character vocabulary.
             max_word_len: characters kept per word.
             use_casing: compute the casing feature.
+            subword_type: None, or `bpe` / `unigram` to train a SentencePiece
+                model on the training sentences.
+            subword_vocab_size: its vocabulary size.
 
         Returns:
             A TaggingFeatures.
@@ -118,7 +127,12 @@ class TaggingFeatures:
         words = Vocabulary.build(word_lists, min_freq=min_freq, max_size=max_size,
                                  lowercase=lowercase, normalize_digits=normalize_digits)
         chars = CharVocabulary.build([w for ws in word_lists for w in ws]) if use_chars else None
-        return cls(words, tags, chars, max_word_len, use_casing)
+        subwords = None
+        if subword_type:
+            subwords = SentencePieceTokenizer.train(
+                [" ".join(ws) for ws in word_lists], vocab_size=subword_vocab_size, model_type=subword_type
+            )
+        return cls(words, tags, chars, max_word_len, use_casing, subwords)
 
     def encode(self, words):
         """Encodes one sentence.
@@ -140,6 +154,10 @@ class TaggingFeatures:
             out["chars"] = chars
         if self.use_casing:
             out["casing"] = np.asarray([casing_class(w) for w in words], dtype=np.int32)
+        if self.subwords is not None:
+            pieces, word_index = self.subwords.encode_words(words)
+            out["pieces"] = np.asarray(pieces, dtype=np.int32)
+            out["piece_words"] = np.asarray(word_index, dtype=np.int32) + 1
         return out
 
     def encode_tags(self, tags):
@@ -156,6 +174,8 @@ class TaggingFeatures:
             self._tables = {"words": self.words.tf_lookup_table()}
             if self.chars is not None:
                 self._tables["chars"] = self.chars.tf_lookup_table()
+            if self.subwords is not None:
+                self._tables["subwords"] = self.subwords.tf_tokenizer()
         return self._tables
 
     def tf_encode(self, tokens):
@@ -178,6 +198,13 @@ class TaggingFeatures:
             out["chars"] = tf.cast(chars, tf.int32)
         if self.use_casing:
             out["casing"] = tf.cast(tf_casing_class(tokens), tf.int32)
+        if self.subwords is not None:
+            pieces = tables["subwords"].tokenize(tokens)  # (B, T, None); padding words give none
+            flat = pieces.merge_dims(1, 2)
+            # Row b*T + t of the flattened words is word t of sentence b.
+            word_of_piece = tf.cast(pieces.values.value_rowids() % tf.cast(tf.shape(tokens)[1], tf.int64), tf.int32)
+            out["pieces"] = flat.to_tensor(default_value=0)
+            out["piece_words"] = flat.with_flat_values(word_of_piece + 1).to_tensor(default_value=0)
         return out
 
     def save(self, directory):
@@ -187,8 +214,10 @@ class TaggingFeatures:
         self.words.save(directory, "words")
         if self.chars is not None:
             self.chars.save(directory, "chars")
-        options = {"tags": self.tags, "max_word_len": self.max_word_len,
-                   "use_casing": self.use_casing, "use_chars": self.chars is not None}
+        if self.subwords is not None:
+            self.subwords.save(directory, "subwords")
+        options = {"tags": self.tags, "max_word_len": self.max_word_len, "use_casing": self.use_casing,
+                   "use_chars": self.chars is not None, "use_subwords": self.subwords is not None}
         tmp = directory / "features.json.tmp"
         tmp.write_text(json.dumps(options, indent=1), encoding="utf-8")
         tmp.replace(directory / "features.json")
@@ -204,4 +233,5 @@ class TaggingFeatures:
             raise ModelDirError(f"cannot read {path}: {err}") from None
         words = Vocabulary.load(directory, "words")
         chars = CharVocabulary.load(directory, "chars") if options["use_chars"] else None
-        return cls(words, options["tags"], chars, options["max_word_len"], options["use_casing"])
+        subwords = SentencePieceTokenizer.load(directory, "subwords") if options.get("use_subwords") else None
+        return cls(words, options["tags"], chars, options["max_word_len"], options["use_casing"], subwords)

@@ -12,6 +12,7 @@ from nlpseq.layers import (
     CharBiLSTMEmbedding,
     CharCNNEmbedding,
     RNNEncoder,
+    SubwordPooledEmbedding,
     TagHead,
     WordEmbedding,
     masked_softmax_cross_entropy,
@@ -41,6 +42,9 @@ class SequenceTagger(keras.Model):
         char_units: CNN filters, or LSTM units per direction.
         char_kernel_size: CNN kernel width.
         casing_dim: casing embedding size; 0 disables the casing feature.
+        subword_vocab_size: SentencePiece vocabulary size; 0 disables subword features.
+        subword_dim: subword embedding size.
+        subword_pooling: `first` or `mean` pooling of a word's pieces.
         feature_dropout: dropout on the concatenated word features.
         cell: `lstm`, `gru` or `simple`.
         units: RNN units per direction.
@@ -67,6 +71,9 @@ class SequenceTagger(keras.Model):
         char_units=50,
         char_kernel_size=3,
         casing_dim=0,
+        subword_vocab_size=0,
+        subword_dim=50,
+        subword_pooling="first",
         feature_dropout=0.5,
         cell="lstm",
         units=200,
@@ -92,6 +99,9 @@ class SequenceTagger(keras.Model):
         self.char_units = char_units
         self.char_kernel_size = char_kernel_size
         self.casing_dim = casing_dim
+        self.subword_vocab_size = subword_vocab_size
+        self.subword_dim = subword_dim
+        self.subword_pooling = subword_pooling
         self.feature_dropout = feature_dropout
         self.cell = cell
         self.units = units
@@ -119,6 +129,10 @@ class SequenceTagger(keras.Model):
         self.casing_embedding = (
             CasingEmbedding(dim=casing_dim, name="casing_embedding") if casing_dim else None
         )
+        self.subword_embedding = (
+            SubwordPooledEmbedding(subword_vocab_size, subword_dim, mode=subword_pooling, name="subword_embedding")
+            if subword_vocab_size else None
+        )
         self.dropout = keras.layers.Dropout(feature_dropout)
         self.encoder = RNNEncoder(
             units, cell=cell, num_layers=num_layers, bidirectional=bidirectional,
@@ -135,6 +149,8 @@ class SequenceTagger(keras.Model):
             names.append("chars")
         if self.casing_embedding is not None:
             names.append("casing")
+        if self.subword_embedding is not None:
+            names += ["pieces", "piece_words"]
         return names
 
     def call(self, inputs, training=False):
@@ -145,6 +161,10 @@ class SequenceTagger(keras.Model):
             features.append(self.char_embedding(inputs["chars"]))
         if self.casing_embedding is not None:
             features.append(self.casing_embedding(inputs["casing"]))
+        if self.subword_embedding is not None:
+            # piece_words is 1-based with 0 for padding; the layer wants -1 there.
+            word_index = ops.cast(inputs["piece_words"], "int32") - 1
+            features.append(self.subword_embedding([inputs["pieces"], word_index, words]))
         x = features[0] if len(features) == 1 else ops.concatenate(features, axis=-1)
         x = self.dropout(x, training=training)
         x = self.encoder(x, mask=mask, training=training)
@@ -191,7 +211,8 @@ class SequenceTagger(keras.Model):
                 name: getattr(self, name)
                 for name in (
                     "word_vocab_size", "num_tags", "word_dim", "char_vocab_size", "char_type",
-                    "char_dim", "char_units", "char_kernel_size", "casing_dim", "feature_dropout",
+                    "char_dim", "char_units", "char_kernel_size", "casing_dim", "subword_vocab_size",
+                    "subword_dim", "subword_pooling", "feature_dropout",
                     "cell", "units", "num_layers", "bidirectional", "encoder_dropout", "head",
                     "head_dropout", "word_trainable",
                 )
@@ -200,7 +221,7 @@ class SequenceTagger(keras.Model):
         return config
 
 
-def tagger_from_config(config, word_vocab_size, char_vocab_size, num_tags):
+def tagger_from_config(config, word_vocab_size, char_vocab_size, num_tags, subword_vocab_size=0):
     """Builds a SequenceTagger from a resolved task config.
 
     Args:
@@ -208,6 +229,7 @@ def tagger_from_config(config, word_vocab_size, char_vocab_size, num_tags):
         word_vocab_size: size of the word vocabulary.
         char_vocab_size: size of the character vocabulary (0 when chars are off).
         num_tags: number of tags.
+        subword_vocab_size: SentencePiece vocabulary size (0 when subwords are off).
 
     Returns:
         An unbuilt SequenceTagger.
@@ -224,6 +246,9 @@ def tagger_from_config(config, word_vocab_size, char_vocab_size, num_tags):
         char_units=char["units"],
         char_kernel_size=char["kernel_size"],
         casing_dim=feats["casing"]["dim"],
+        subword_vocab_size=subword_vocab_size,
+        subword_dim=feats["subword"]["dim"],
+        subword_pooling=feats["subword"]["pooling"],
         feature_dropout=feats["dropout"],
         cell=enc["cell"],
         units=enc["units"],

@@ -39,6 +39,8 @@ TAGGER_DEFAULTS = {
         },
         "char": {"type": "cnn", "dim": 25, "units": 50, "kernel_size": 3, "max_word_len": 20},
         "casing": {"dim": 4},  # 0 turns the casing feature off
+        # SentencePiece pieces trained on the training words, pooled per word.
+        "subword": {"type": None, "vocab_size": 4000, "dim": 50, "pooling": "first"},  # type: None | bpe | unigram
         "dropout": 0.5,
     },
     "encoder": {"cell": "lstm", "units": 200, "num_layers": 1, "bidirectional": True, "dropout": 0.5},

@@ -67,6 +67,8 @@ def build_features(config, train):
         lowercase=word_cfg["lowercase"], normalize_digits=word_cfg["normalize_digits"],
         use_chars=char_cfg["type"] not in (None, "none"), max_word_len=char_cfg["max_word_len"],
         use_casing=bool(config["features"]["casing"]["dim"]),
+        subword_type=config["features"]["subword"]["type"],
+        subword_vocab_size=config["features"]["subword"]["vocab_size"],
     )
     pretrained = None
     if word_cfg["pretrained"]:
@@ -118,7 +120,8 @@ def build_compiled_model(config, features, pretrained=None):
     if tcfg["optimizer"] not in OPTIMIZERS:
         raise ConfigError(f"unknown training.optimizer '{tcfg['optimizer']}' (choose {', '.join(OPTIMIZERS)})")
     model = tagger_from_config(
-        config, len(features.words), len(features.chars) if features.chars else 0, len(features.tags)
+        config, len(features.words), len(features.chars) if features.chars else 0, len(features.tags),
+        subword_vocab_size=features.subwords.vocab_size if features.subwords else 0,
     )
     dummy = features.encode(["a"])
     model({k: v[None] for k, v in dummy.items()})

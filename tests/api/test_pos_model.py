@@ -1,4 +1,4 @@
-"""The POS path: CoNLL-U training data, softmax head, char-BiLSTM features, token accuracy."""
+"""The POS path: CoNLL-U data, softmax head, char-BiLSTM and SentencePiece features, token accuracy."""
 
 import json
 
@@ -22,3 +22,20 @@ def test_pos_model_tags_and_evaluates(tiny_pos_model, capsys):
     assert result["task"] == "pos" and 0.0 <= result["accuracy"] <= 1.0 and result["sentences"] == 10
     metrics = json.loads((tiny_pos_model["out"] / "metrics.json").read_text())
     assert result["accuracy"] == pytest.approx(metrics["test_accuracy"])
+
+
+def test_subword_assets_are_saved_and_used(tiny_pos_model):
+    import keras
+
+    from nlpseq.data.features import TaggingFeatures
+    from nlpseq.readers import read_conllu
+    from nlpseq.training.evaluation import predict_tags
+
+    out = tiny_pos_model["out"]
+    assert (out / "assets" / "subwords.spm.model").is_file()
+    model = keras.models.load_model(out / "model.keras")
+    assert model.subword_embedding is not None
+    sentences = [list(s.words) for s in read_conllu(tiny_pos_model["files"]["test"])]
+    via_keras = predict_tags(model, TaggingFeatures.load(out / "assets"), sentences)
+    via_savedmodel = [[t for _, t in row] for row in Tagger.load(out).tag_batch(sentences)]
+    assert via_keras == via_savedmodel

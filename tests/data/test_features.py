@@ -84,3 +84,31 @@ def test_casing_classes_fit_the_casing_embedding():
     from nlpseq.layers import NUM_CASING_CLASSES as EMBEDDED
 
     assert DEFINED == EMBEDDED
+
+
+def test_subword_features_python_and_graph_agree():
+    sentences = [["EU", "rejects", "German", "call", "to", "boycott", "British", "lamb", "."]] * 30
+    sentences += [["Peter", "Blackburn", "visited", "Brussels", "yesterday"]] * 30
+    feats = TaggingFeatures.build(sentences, ["O"], subword_type="bpe", subword_vocab_size=60)
+    words = ["EU", "rejects", "Blackburn", "zzz"]
+    python = feats.encode(words)
+    assert python["piece_words"].min() == 1 and python["piece_words"].max() == len(words)
+    assert sorted(set(python["piece_words"])) == [1, 2, 3, 4]  # every word owns a piece
+    graph = feats.tf_encode(tf.constant([words, ["EU", "", "", ""]]))
+    pieces, piece_words = graph["pieces"].numpy(), graph["piece_words"].numpy()
+    np.testing.assert_array_equal(pieces[0], python["pieces"])
+    np.testing.assert_array_equal(piece_words[0], python["piece_words"])
+    eu = feats.encode(["EU"])
+    n = len(eu["pieces"])
+    np.testing.assert_array_equal(pieces[1, :n], eu["pieces"])
+    assert pieces[1, n:].tolist() == [0] * (pieces.shape[1] - n)  # padding
+    assert piece_words[1, n:].tolist() == [0] * (pieces.shape[1] - n)
+
+
+def test_subword_model_round_trips_through_save(tmp_path):
+    sentences = [["alpha", "beta", "gamma", "delta"]] * 40
+    feats = TaggingFeatures.build(sentences, ["O"], subword_type="unigram", subword_vocab_size=16)
+    feats.save(tmp_path / "assets")
+    assert (tmp_path / "assets" / "subwords.spm.model").is_file()
+    back = TaggingFeatures.load(tmp_path / "assets")
+    np.testing.assert_array_equal(back.encode(["gamma", "beta"])["pieces"], feats.encode(["gamma", "beta"])["pieces"])
