@@ -97,6 +97,13 @@ def cmd_export(args):
     print(f"SavedModel written to {args.model_dir}/saved_model")
 
 
+def cmd_vectors(args):
+    from nlpseq.training.word_vectors import train_word_vectors
+
+    train_word_vectors(args.text, args.output, conll_files=args.conll, dim=args.dim, epochs=args.epochs,
+                       min_count=args.min_count, max_words=args.max_words)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="nlpseq",
@@ -140,6 +147,19 @@ def build_parser():
                                         "for a model trained with the JAX backend. Needs the TensorFlow backend.")
     export.add_argument("model_dir")
     export.set_defaults(func=cmd_export)
+
+    vectors = sub.add_parser("vectors", help="pretrain word vectors (skip-gram) on unlabeled text",
+                             description="Train skip-gram word vectors for a tagger's features.word.pretrained "
+                                         "(needs the pretrain extra: pip install -e '.[pretrain]'). Words are "
+                                         "tokenized, lower-cased and digit-normalized like the tagger's vocabulary.")
+    vectors.add_argument("--text", nargs="+", required=True, help="unlabeled text files (.txt or .txt.gz)")
+    vectors.add_argument("--conll", nargs="*", default=[], help="CoNLL files whose words join the corpus")
+    vectors.add_argument("--output", required=True, help="word2vec text file to write")
+    vectors.add_argument("--dim", type=int, default=100, help="vector size (default 100)")
+    vectors.add_argument("--epochs", type=int, default=5, help="passes over the text (default 5)")
+    vectors.add_argument("--min-count", type=int, default=3, help="ignore rarer words (default 3)")
+    vectors.add_argument("--max-words", type=int, default=100000, help="most frequent words written")
+    vectors.set_defaults(func=cmd_vectors)
     return parser
 
 

@@ -1,12 +1,11 @@
 """Pretraining word vectors (skip-gram word2vec) on unlabeled text, for the taggers.
 
-Text is split with nlpseq's word tokenizer and normalized like the tagger's
+Run it as `nlpseq vectors --text FILES --output vectors.txt`. Text is split with
+nlpseq's word tokenizer and normalized like the tagger's
 word vocabulary (lower case, digits → 0), so every vector lands on a
 vocabulary entry. Needs the optional `pretrain` extra (gensim).
 """
 
-import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -81,22 +80,3 @@ def train_word_vectors(text_files, output, *, conll_files=(), dim=100, window=5,
     print(f"{len(words)} vectors of {model.corpus_total_words} corpus words in {time.time() - started:.0f}s -> {output}")
     return len(words)
 
-
-def main(argv=None):
-    """Command line: python -m nlpseq.training.word_vectors --text A.txt.gz ... --output vectors.txt"""
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--text", nargs="+", required=True, help="unlabeled text files (.txt or .txt.gz)")
-    parser.add_argument("--conll", nargs="*", default=[], help="CoNLL files whose words join the corpus")
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--dim", type=int, default=100)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--min-count", type=int, default=3)
-    parser.add_argument("--max-words", type=int, default=100000)
-    args = parser.parse_args(argv)
-    train_word_vectors(args.text, args.output, conll_files=args.conll, dim=args.dim, epochs=args.epochs,
-                       min_count=args.min_count, max_words=args.max_words)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
