@@ -50,7 +50,7 @@ DATA = Path(os.environ.get("NLPSEQ_DATA", ROOT.parent / "shared" / "data")) / "c
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Figures: training tokens/s (median of --rounds interleaved rounds) for nlpseq softmax, "
                "nlpseq CRF, torch packed and torch padded; the ratio nlpseq softmax / faster torch; "
                "tag_batch sentences/s per batch size.",
@@ -63,8 +63,9 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=150, help="timed training batches per variant and round")
     parser.add_argument("--warmup", type=int, default=30, help="untimed training batches per variant first")
     parser.add_argument("--batch-sizes", default="64,256,1024", help="tag_batch batch sizes, comma-separated")
-    parser.add_argument("--variants", default="softmax,crf,torch-packed,torch-padded",
-                        help="training variants to run (also: unfused = nlpseq softmax without the fused CPU LSTM)")
+    parser.add_argument("--variants", default="softmax,crf,unfused,torch-packed,torch-padded",
+                        help="training variants to run (unfused = nlpseq softmax with the fused CPU LSTM of "
+                             "nlpseq.layers.rnn_encoder turned off: the standard Keras path)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: cores)")
     parser.add_argument("--skip-inference", action="store_true", help="measure training only")
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "tagger_speed.json"),
@@ -312,6 +313,7 @@ def main(argv=None):
     import tensorflow as tf
 
     started = time.time()
+    load_before = os.getloadavg()[0]
     wants_torch = any(v.startswith("torch") for v in args.variants)
     if wants_torch:
         import torch  # here only for its version; the torch variants run in child processes
@@ -374,6 +376,7 @@ def main(argv=None):
         "ratio_nlpseq_softmax_to_faster_torch": ratio,
         "inference": inference,
         "wall_seconds": round(time.time() - started, 1),
+        "load_average_1min": {"start": load_before, "end": os.getloadavg()[0]},
     }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
@@ -391,6 +394,10 @@ def main(argv=None):
         print("|---|---:|")
         for b, rate in inference["sentences_per_s"].items():
             print(f"| batch_size {b} | {rate:,.0f} |")
+    busy = max(load_before, os.getloadavg()[0])
+    if busy > 0.5 * (os.cpu_count() or 1):
+        print(f"\nWARNING: 1-minute load average reached {busy:.1f} on {os.cpu_count()} cores: other processes "
+              "ran beside the benchmark, so these figures are distorted (torch's OpenMP threads suffer most).")
     print(f"\nfigures written to {args.json}")
     return report
 

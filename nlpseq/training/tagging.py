@@ -13,7 +13,7 @@ from nlpseq.data.features import TaggingFeatures
 from nlpseq.data.pipelines import count_bucketed_batches, encoded_dataset, epoch_batches
 from nlpseq.data.sources import load_sentences
 from nlpseq.data.vectors import embedding_matrix, read_word_vectors
-from nlpseq.errors import ConfigError, DataError
+from nlpseq.errors import ConfigError
 from nlpseq.models.tagger import tagger_from_config
 from nlpseq.readers.schemes import convert_tags
 from nlpseq.training.callbacks import EpochMonitor
@@ -28,19 +28,22 @@ def read_split(config, split):
 
     Args:
         config: the resolved config.
-        split: `train`, `dev` or `test`.
+        split: `train`, `dev` or `test`; its config value is a file, a
+            `tfds:` spec, or a list of them (read one after the other).
 
     Returns:
         list of (words, tags) pairs; empty when the split is not configured.
     """
     data = config["data"]
-    spec = data[split]
-    if not spec:
-        return []
-    sentences = load_sentences(
-        spec, format=data["format"], tag_column=data["tag_column"],
-        tag_field=data["tag_field"], scheme=data["scheme"],
-    )
+    specs = data[split] or []
+    # A split may list several files (e.g. train + dev for a final model).
+    specs = [specs] if isinstance(specs, str) else list(specs)
+    sentences = [
+        sentence
+        for spec in specs
+        for sentence in load_sentences(spec, format=data["format"], tag_column=data["tag_column"],
+                                       tag_field=data["tag_field"], scheme=data["scheme"])
+    ]
     pairs = []
     for s in sentences:
         tags = list(s.tags)
@@ -81,15 +84,9 @@ def build_features(config, train):
     return features, pretrained
 
 
-def _encode(features, pairs, where):
-    examples, targets = [], []
-    for i, (words, tags) in enumerate(pairs):
-        examples.append(features.encode(words))
-        try:
-            targets.append(features.encode_tags(tags))
-        except KeyError as err:
-            raise DataError(where, None, f"sentence {i + 1} has tag {err} that is not in the training data") from None
-    return examples, targets
+def _encode(features, pairs):
+    # Tags come from the training data itself, so every tag has an id.
+    return [features.encode(words) for words, _ in pairs], [features.encode_tags(tags) for _, tags in pairs]
 
 
 def _singleton_mask(features, train):
@@ -176,7 +173,7 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1):
     scope = strategy.scope() if strategy else contextlib.nullcontext()
     with scope:
         model = build_compiled_model(config, features, pretrained)
-    examples, targets = _encode(features, train, config["data"]["train"])
+    examples, targets = _encode(features, train)
     train_ds = encoded_dataset(examples, targets)
     drop_remainder = tcfg["drop_remainder"]
     if drop_remainder is None:

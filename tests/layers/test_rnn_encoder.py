@@ -109,3 +109,101 @@ def test_return_state_matches_last_valid_step():
     np.testing.assert_allclose(h[0], out[0, 4], atol=1e-6)
     np.testing.assert_allclose(h[1], out[1, 1], atol=1e-6)
     np.testing.assert_array_equal(h[2], 0)
+
+
+# --- The fused CPU LSTM path (TensorFlow backend without a GPU) -------------------------------
+
+_TF_ONLY = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="fused path is TensorFlow-only")
+
+
+def _run_both(encoder, x, mask, monkeypatch, wrap=None):
+    """Outputs (flattened) and gradients of inputs and weights, with the fused path off then on."""
+    import tensorflow as tf
+
+    from nlpseq.layers import rnn_encoder
+
+    results = []
+    for fused in (False, True):
+        monkeypatch.setattr(rnn_encoder, "FUSED_CPU_LSTM", fused)
+
+        def forward_backward(x, mask):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                flat = tf.nest.flatten(encoder(x, mask=mask, training=True))
+                # A loss that weights every unit and step differently.
+                loss = sum(tf.reduce_sum(a * tf.reshape(tf.sin(tf.range(tf.size(a), dtype=a.dtype) * 0.37 + 1.0),
+                                                        tf.shape(a))) for a in flat)
+            return flat, tape.gradient(loss, [x] + encoder.trainable_weights)
+
+        fn = wrap(forward_backward) if wrap else forward_backward
+        flat, grads = fn(tf.constant(x), tf.constant(mask))
+        results.append(([_numpy(a) for a in flat], [_numpy(g) for g in grads]))
+    return results
+
+
+def _random_biases(encoder):
+    for v in encoder.weights:
+        if "bias" in v.path:
+            v.assign(RNG.normal(size=v.shape).astype("float32"))
+
+
+@_TF_ONLY
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"num_layers": 2}, {"bidirectional": False, "return_state": True}, {"return_state": True, "num_layers": 2}],
+)
+def test_fused_cpu_lstm_matches_keras_outputs_states_and_gradients(kwargs, monkeypatch):
+    x = RNG.normal(size=(4, 7, 5)).astype("float32")
+    mask = np.arange(7)[None, :] < np.array([7, 3, 1, 0])[:, None]
+    encoder = RNNEncoder(4, **kwargs)
+    encoder.build(x.shape)
+    _random_biases(encoder)
+    (out_ref, grad_ref), (out_fused, grad_fused) = _run_both(encoder, x, mask, monkeypatch)
+    assert len(out_ref) == len(out_fused) and len(grad_ref) == len(grad_fused)
+    for a, b in zip(out_ref + grad_ref, out_fused + grad_fused):
+        np.testing.assert_allclose(b, a, atol=1e-5)
+    # The comparison is not vacuous: real steps and every weight get signal.
+    assert np.abs(out_ref[0][0]).max() > 1e-3
+    assert all(np.abs(g).max() > 1e-4 for g in grad_ref[1:])
+
+
+@_TF_ONLY
+def test_fused_cpu_lstm_matches_keras_in_a_graph_with_unknown_lengths(monkeypatch):
+    import tensorflow as tf
+
+    x = RNG.normal(size=(3, 6, 5)).astype("float32")
+    mask = np.arange(6)[None, :] < np.array([2, 6, 4])[:, None]
+    encoder = RNNEncoder(4, num_layers=2)
+    encoder.build(x.shape)
+    _random_biases(encoder)
+
+    def wrap(fn):
+        return tf.function(fn, input_signature=[tf.TensorSpec([None, None, 5]), tf.TensorSpec([None, None], tf.bool)])
+
+    (out_ref, grad_ref), (out_fused, grad_fused) = _run_both(encoder, x, mask, monkeypatch, wrap)
+    for a, b in zip(out_ref + grad_ref, out_fused + grad_fused):
+        np.testing.assert_allclose(b, a, atol=1e-5)
+
+
+@_TF_ONLY
+def test_fused_cpu_lstm_is_used_only_where_it_applies(monkeypatch):
+    import tensorflow as tf
+
+    from nlpseq.layers import rnn_encoder
+
+    x = tf.constant(X)
+    mask = tf.constant(MASK | (np.arange(5)[None, :] == 0))
+    lstm = RNNEncoder(3)
+    lstm.build(X.shape)
+    assert rnn_encoder._fused_cpu_lstm(lstm.rnns[0], x, mask, False) is not None
+    for other in (RNNEncoder(3, cell="gru"), RNNEncoder(3, cell="simple")):
+        other.build(X.shape)
+        assert rnn_encoder._fused_cpu_lstm(other.rnns[0], x, mask, False) is None
+    monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: ["/GPU:0"] if kind == "GPU" else [])
+    assert rnn_encoder._fused_cpu_lstm(lstm.rnns[0], x, mask, False) is None
+    monkeypatch.undo()
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    assert rnn_encoder._fused_cpu_lstm(lstm.rnns[0], x, mask, False) is None
+    monkeypatch.undo()
+    monkeypatch.setattr(rnn_encoder, "FUSED_CPU_LSTM", False)
+    assert rnn_encoder._fused_cpu_lstm(lstm.rnns[0], x, mask, False) is None

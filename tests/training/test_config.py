@@ -47,3 +47,13 @@ def test_task_mismatch_and_unknown_task(tmp_path):
     path.write_text("task: pos\n")
     with pytest.raises(ConfigError, match="task 'pos'"):
         resolve_config("ner", path)
+
+
+def test_a_split_can_list_several_files(ner_files):
+    from nlpseq.training.tagging import read_split
+
+    config = resolve_config("ner", None, [f"data.train=[{ner_files['train']}, {ner_files['dev']}]",
+                                          "data.scheme=IOB1"])
+    both = read_split(config, "train")
+    assert len(both) == 100  # 80 + 20 sentences
+    assert all(t == "O" or t[:2] in ("B-", "I-", "E-", "S-") for _, tags in both for t in tags)  # IOBES
