@@ -7,6 +7,7 @@ Every user mistake is printed as one line `error: ...` with exit status 2;
 import argparse
 import json
 import os
+import shlex
 import sys
 
 from nlpseq.errors import NlpseqError
@@ -15,8 +16,24 @@ TAGGING_TASKS = ("ner", "pos")
 
 
 def _quiet_tensorflow():
-    # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) is noise for users.
+    """Imports TensorFlow and creates its devices with standard error muted.
+
+    Its C++ start-up chatter (oneDNN notes, CUDA probing on machines without a
+    GPU) comes from absl logging that no environment variable silences, and is
+    noise for users. `--debug` skips this.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    sys.stderr.flush()
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_logical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def cmd_train(args):
@@ -26,7 +43,8 @@ def cmd_train(args):
     from nlpseq.training.tagging import train_tagger
 
     output = args.output or os.path.join("runs", f"{args.task}-model")
-    train_tagger(config, output, work_dir=args.work_dir, resume=args.resume, verbose=args.verbose)
+    train_tagger(config, output, work_dir=args.work_dir, resume=args.resume, verbose=args.verbose,
+                 command=args.command_line)
     print(f"model written to {output}")
 
 
@@ -159,14 +177,17 @@ def build_parser():
     vectors.add_argument("--epochs", type=int, default=5, help="passes over the text (default 5)")
     vectors.add_argument("--min-count", type=int, default=3, help="ignore rarer words (default 3)")
     vectors.add_argument("--max-words", type=int, default=100000, help="most frequent words written")
-    vectors.set_defaults(func=cmd_vectors)
+    vectors.set_defaults(func=cmd_vectors, needs_tensorflow=False)
     return parser
 
 
 def main(argv=None):
     """Runs the CLI; returns the exit status."""
-    _quiet_tensorflow()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.command_line = " ".join(["nlpseq"] + [shlex.quote(a) for a in argv])
+    if not args.debug and getattr(args, "needs_tensorflow", True):
+        _quiet_tensorflow()
     try:
         args.func(args)
     except NlpseqError as err:

@@ -51,14 +51,18 @@ def write_conll_file(path, sentences, docstart=True):
     return path
 
 
+def write_splits(root, writer, maker, sizes, suffix):
+    """Writes train/dev/test files of `sizes` sentences made by `maker`; returns their paths."""
+    return {
+        split: writer(root / f"{split}{suffix}", maker(size, seed=seed))
+        for seed, (split, size) in enumerate(zip(("train", "dev", "test"), sizes), start=1)
+    }
+
+
 @pytest.fixture
 def ner_files(tmp_path):
     """A tiny NER corpus: train/dev/test CoNLL files."""
-    return {
-        "train": write_conll_file(tmp_path / "train.txt", make_ner_sentences(80, seed=1)),
-        "dev": write_conll_file(tmp_path / "dev.txt", make_ner_sentences(20, seed=2)),
-        "test": write_conll_file(tmp_path / "test.txt", make_ner_sentences(20, seed=3)),
-    }
+    return write_splits(tmp_path, write_conll_file, make_ner_sentences, (80, 20, 20), ".txt")
 
 
 def tiny_tagger_overrides(files, epochs=2):
@@ -87,11 +91,7 @@ def train_tiny_model(root, task, files, overrides):
 def tiny_ner_model(tmp_path_factory):
     """A tiny NER model trained once per test session (about 20 s)."""
     root = tmp_path_factory.mktemp("ner")
-    files = {
-        "train": write_conll_file(root / "train.txt", make_ner_sentences(80, seed=1)),
-        "dev": write_conll_file(root / "dev.txt", make_ner_sentences(20, seed=2)),
-        "test": write_conll_file(root / "test.txt", make_ner_sentences(20, seed=3)),
-    }
+    files = write_splits(root, write_conll_file, make_ner_sentences, (80, 20, 20), ".txt")
     return train_tiny_model(root, "ner", files, tiny_tagger_overrides(files, epochs=3))
 
 
@@ -123,11 +123,7 @@ def make_pos_sentences(n, seed=0):
 def tiny_pos_model(tmp_path_factory):
     """A tiny UPOS model (CoNLL-U data) trained once per test session."""
     root = tmp_path_factory.mktemp("pos")
-    files = {
-        "train": write_conllu_file(root / "train.conllu", make_pos_sentences(60, seed=1)),
-        "dev": write_conllu_file(root / "dev.conllu", make_pos_sentences(10, seed=2)),
-        "test": write_conllu_file(root / "test.conllu", make_pos_sentences(10, seed=3)),
-    }
+    files = write_splits(root, write_conllu_file, make_pos_sentences, (60, 10, 10), ".conllu")
     overrides = [o for o in tiny_tagger_overrides(files, epochs=2) if not o.startswith("data.scheme")]
     overrides += ["data.format=conllu", "data.scheme=null", "head.type=softmax", "features.char.type=bilstm",
                   "features.subword.type=bpe", "features.subword.vocab_size=40", "features.subword.dim=4",

@@ -104,3 +104,16 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path, ner_files, capsys)
         args += ["--set", item]
     assert main(args) == 2
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_card_records_the_original_command_and_the_resume(tmp_path, ner_files):
+    args = ["train", "ner", "--verbose", "0", "--output", str(tmp_path / "m"), "--work-dir", str(tmp_path / "w")]
+    for item in tiny_tagger_overrides(ner_files, epochs=1):
+        args += ["--set", item]
+    assert main(args) == 0
+    assert main(args + ["--resume", "--set", "training.epochs=2"]) == 0
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 2
+    assert metrics["command"].startswith("nlpseq train ner") and "--resume" not in metrics["command"]
+    assert len(metrics["resumed_with"]) == 1 and "--resume" in metrics["resumed_with"][0]
+    assert "resumed with" in (tmp_path / "m" / "README.md").read_text()

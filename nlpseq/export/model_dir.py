@@ -65,7 +65,8 @@ def _card(config, metrics, wall_seconds, size_mb):
         f" + char {config['features']['char']['type']} + casing {config['features']['casing']['dim']}d"
         f" → {'Bi' if config['encoder']['bidirectional'] else ''}{config['encoder']['cell'].upper()}"
         f" {config['encoder']['num_layers']}×{config['encoder']['units']} → {config['head']['type']}",
-        f"- training command: `{metrics.get('command', 'n/a')}`",
+        f"- training command: `{metrics.get('command', 'n/a')}`"
+        + "".join(f"; resumed with `{c}`" for c in metrics.get("resumed_with", [])),
         f"- training time: {metrics.get('train_seconds', 0) / 60:.1f} min of epochs "
         f"({wall_seconds / 60:.1f} min wall) on {platform.machine()} CPU, best epoch {metrics.get('best_epoch')} of {metrics.get('epochs_run')}",
         f"- size on disk: {size_mb:.1f} MB",
@@ -80,6 +81,11 @@ def _card(config, metrics, wall_seconds, size_mb):
               "tagger = Tagger.load(\"MODEL_DIR\")", "tagger.tag(\"EU rejects German call to boycott British lamb .\")",
               "```", "", "## Config", "", "```yaml", yaml.safe_dump(config, sort_keys=False).rstrip(), "```", ""]
     return "\n".join(lines)
+
+
+def current_command():
+    """This process's command line, as a user would type it."""
+    return " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv))
 
 
 def _dir_size_mb(path):
@@ -98,7 +104,7 @@ def write_tagger_dir(output_dir, model, features, config, metrics, wall_seconds=
         wall_seconds: the whole run's duration, for the card.
     """
     metrics = dict(metrics)
-    metrics.setdefault("command", " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv)))
+    metrics.setdefault("command", current_command())
 
     def build(tmp):
         model.save(tmp / "model.keras")

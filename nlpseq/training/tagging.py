@@ -133,7 +133,7 @@ def build_compiled_model(config, features, pretrained=None):
     return model
 
 
-def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1):
+def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, command=None):
     """Trains a tagger end to end and writes its model directory.
 
     Args:
@@ -142,11 +142,15 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1):
         work_dir: checkpoints and TensorBoard logs; default `runs/<output name>`.
         resume: continue from the last checkpoint in `work_dir`.
         verbose: Keras fit verbosity (1 = progress bar).
+        command: the command line to record in the model card (default: this
+            process's).
 
     Returns:
         The metrics dict that is also saved as `metrics.json`.
     """
-    from nlpseq.export.model_dir import write_tagger_dir
+    from nlpseq.export.model_dir import current_command, write_tagger_dir
+
+    command = command or current_command()
 
     keras.utils.set_random_seed(config["seed"])
     task, tcfg = config["task"], config["training"]
@@ -184,10 +188,12 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1):
     if tcfg["max_steps_per_epoch"]:
         steps = min(steps, tcfg["max_steps_per_epoch"])
     metric = main_metric(task)
-    state = {"epoch": 0, "best": None, "best_epoch": None, "wait": 0, "history": [], "seconds": 0.0}
+    state = {"epoch": 0, "best": None, "best_epoch": None, "wait": 0, "history": [], "seconds": 0.0,
+             "command": command, "resumed_with": []}
     if resume:
         checkpoints.restore_last(model)
         state = checkpoints.load_state()
+        state.setdefault("resumed_with", []).append(command)
         print(f"resumed after epoch {state['epoch']} (best dev {metric} {state['best']})")
 
     if not dev:
@@ -214,7 +220,8 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1):
 
     checkpoints.restore_best(model)
     metrics = {"task": task, "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
-               "train_seconds": round(state["seconds"], 1), f"dev_{metric}": state["best"]}
+               "train_seconds": round(state["seconds"], 1), f"dev_{metric}": state["best"],
+               "command": state.get("command", command), "resumed_with": state.get("resumed_with", [])}
     if test:
         predicted = predict_tags(model, features, [w for w, _ in test])
         scores = score_tagging(task, [t for _, t in test], predicted, config["data"]["model_scheme"])
