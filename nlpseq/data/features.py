@@ -194,7 +194,9 @@ class TaggingFeatures:
         ids = tf.cast(self.words.tf_encode(tokens, table=tables["words"]), tf.int32)
         out = {"words": tf.where(present, ids, 0)}
         if self.chars is not None:
-            chars = self.chars.tf_encode_words(tokens, self.max_word_len, table=tables["chars"])
+            # Cut to max_word_len, but pad only to the batch's longest word: most
+            # batches need far fewer than max_word_len columns.
+            chars = self.chars.tf_encode_words(tokens, table=tables["chars"])[:, :, : self.max_word_len]
             out["chars"] = tf.cast(chars, tf.int32)
         if self.use_casing:
             out["casing"] = tf.cast(tf_casing_class(tokens), tf.int32)
