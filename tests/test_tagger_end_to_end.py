@@ -117,3 +117,12 @@ def test_card_records_the_original_command_and_the_resume(tmp_path, ner_files):
     assert metrics["command"].startswith("nlpseq train ner") and "--resume" not in metrics["command"]
     assert len(metrics["resumed_with"]) == 1 and "--resume" in metrics["resumed_with"][0]
     assert "resumed with" in (tmp_path / "m" / "README.md").read_text()
+
+
+def test_exports_hold_no_optimizer_state(trained):
+    import keras
+
+    model = keras.models.load_model(trained["out"] / "model.keras")
+    assert getattr(model, "optimizer", None) is None
+    saved = (trained["out"] / "saved_model" / "variables" / "variables.index").read_bytes()
+    assert b"optimizer" not in saved

@@ -197,6 +197,8 @@ class TaggingFeatures:
             # Cut to max_word_len, but pad only to the batch's longest word: most
             # batches need far fewer than max_word_len columns.
             chars = self.chars.tf_encode_words(tokens, table=tables["chars"])[:, :, : self.max_word_len]
+            # A batch of only padding words has no character column at all; keep one.
+            chars = tf.pad(chars, [[0, 0], [0, 0], [0, tf.maximum(1 - tf.shape(chars)[2], 0)]])
             out["chars"] = tf.cast(chars, tf.int32)
         if self.use_casing:
             out["casing"] = tf.cast(tf_casing_class(tokens), tf.int32)

@@ -83,6 +83,18 @@ def _card(config, metrics, wall_seconds, size_mb):
     return "\n".join(lines)
 
 
+def inference_copy(model):
+    """An uncompiled copy of a model with the same weights.
+
+    Exports hold no optimizer state: Adam's two slots per weight would triple
+    the size of every file for nothing a user of the model needs.
+    """
+    copy = model.__class__.from_config(model.get_config())
+    copy.build_from_config(model.get_build_config())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def current_command():
     """This process's command line, as a user would type it."""
     return " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv))
@@ -105,6 +117,7 @@ def write_tagger_dir(output_dir, model, features, config, metrics, wall_seconds=
     """
     metrics = dict(metrics)
     metrics.setdefault("command", current_command())
+    model = inference_copy(model)
 
     def build(tmp):
         model.save(tmp / "model.keras")

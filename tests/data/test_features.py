@@ -112,3 +112,9 @@ def test_subword_model_round_trips_through_save(tmp_path):
     assert (tmp_path / "assets" / "subwords.spm.model").is_file()
     back = TaggingFeatures.load(tmp_path / "assets")
     np.testing.assert_array_equal(back.encode(["gamma", "beta"])["pieces"], feats.encode(["gamma", "beta"])["pieces"])
+
+
+def test_graph_encoding_of_an_all_padding_batch_keeps_one_char_column():
+    feats = TaggingFeatures.build([["a", "b"]], ["O"])
+    out = feats.tf_encode(tf.constant([[""], [""]]))
+    assert out["chars"].shape == (2, 1, 1) and out["words"].numpy().tolist() == [[0], [0]]
