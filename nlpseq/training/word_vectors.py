@@ -58,6 +58,7 @@ def train_word_vectors(text_files, output, *, conll_files=(), dim=100, window=5,
     """
     try:
         from gensim.models import Word2Vec
+        from gensim.models.callbacks import CallbackAny2Vec
     except ImportError:
         raise ConfigError("pretraining word vectors needs gensim: pip install 'nlpseq[pretrain]'") from None
     for path in list(text_files) + list(conll_files):
@@ -66,8 +67,20 @@ def train_word_vectors(text_files, output, *, conll_files=(), dim=100, window=5,
     normalizer = Vocabulary(["<pad>", "<unk>"], lowercase=True, normalize_digits=True).normalize
     corpus = _Sentences(list(text_files), list(conll_files), normalizer)
     started = time.time()
+
+    class Progress(CallbackAny2Vec):
+        # A line per pass, so a run of many minutes shows that it moves.
+        def __init__(self):
+            self.epoch = 0
+
+        def on_epoch_end(self, model):
+            self.epoch += 1
+            print(f"word vectors: pass {self.epoch}/{epochs} done after {time.time() - started:.0f}s", flush=True)
+
+    print(f"word vectors: reading {len(corpus.text_files) + len(corpus.conll_files)} files", flush=True)
     model = Word2Vec(sentences=corpus, vector_size=dim, window=window, min_count=min_count, sg=1,
-                     negative=10, sample=1e-4, epochs=epochs, seed=seed, workers=workers)
+                     negative=10, sample=1e-4, epochs=epochs, seed=seed, workers=workers,
+                     callbacks=[Progress()])
     words = model.wv.index_to_key[:max_words]
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
