@@ -9,6 +9,7 @@ import json
 import os
 import shlex
 import sys
+from pathlib import Path
 
 from nlpseq.errors import NlpseqError
 
@@ -48,29 +49,56 @@ def cmd_train(args):
     print(f"model written to {output}")
 
 
-def _read_gold(tagger, data_file):
-    from nlpseq.data.sources import load_sentences
+def _checkpoint_predictor(run_dir):
+    """Config and a predict function for the best checkpoint of a training run (`--work-dir`)."""
+    import warnings
 
-    data = tagger.config["data"]
-    return load_sentences(data_file, format=data["format"], tag_column=data["tag_column"],
-                          tag_field=data["tag_field"], scheme=data["scheme"])
+    import yaml
+
+    from nlpseq.data.features import TaggingFeatures
+    from nlpseq.errors import ModelDirError
+    from nlpseq.models.tagger import tagger_from_config
+    from nlpseq.training.evaluation import predict_tags
+
+    run_dir = Path(run_dir)
+    try:
+        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    except OSError:
+        raise ModelDirError(f"{run_dir} has checkpoints but no config.yaml") from None
+    features = TaggingFeatures.load(run_dir / "features")
+    model = tagger_from_config(config, len(features.words), len(features.chars) if features.chars else 0,
+                               len(features.tags), features.subwords.vocab_size if features.subwords else 0)
+    model({k: v[None] for k, v in features.encode(["a"]).items()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the file also holds optimizer slots this model has no use for
+        model.load_weights(run_dir / "checkpoints" / "best.weights.h5")
+    return config, lambda word_lists: predict_tags(model, features, word_lists)
 
 
 def cmd_evaluate(args):
-    from nlpseq.api.tagger import Tagger
+    from nlpseq.data.sources import load_sentences
     from nlpseq.metrics.tagging import entity_scores, token_accuracy
     from nlpseq.readers.schemes import convert_tags
 
-    tagger = Tagger.load(args.model_dir)
-    sentences = _read_gold(tagger, args.data_file)
-    predicted = [[t for _, t in row] for row in tagger.tag_batch([list(s.words) for s in sentences])]
+    if (Path(args.model_dir) / "checkpoints" / "best.weights.h5").is_file():
+        # A training run's work dir: score its best checkpoint so far.
+        config, predict = _checkpoint_predictor(args.model_dir)
+    else:
+        from nlpseq.api.tagger import Tagger
+
+        tagger = Tagger.load(args.model_dir)
+        config = tagger.config
+        predict = lambda word_lists: [[t for _, t in row] for row in tagger.tag_batch(word_lists)]  # noqa: E731
+    data = config["data"]
+    sentences = load_sentences(args.data_file, format=data["format"], tag_column=data["tag_column"],
+                               tag_field=data["tag_field"], scheme=data["scheme"])
+    predicted = predict([list(s.words) for s in sentences])
     gold = [list(s.tags) for s in sentences]
     print(f"model: {args.model_dir}\ndata: {args.data_file}\nsentences: {len(sentences)}  "
           f"tokens: {sum(len(g) for g in gold)}")
-    if tagger.task == "ner":
-        source = tagger.config["data"]["scheme"] or "BIO"
-        gold = [convert_tags(g, source, "BIO") for g in gold]
-        predicted = [convert_tags(p, tagger.scheme, "BIO") for p in predicted]
+    if config["task"] == "ner":
+        gold = [convert_tags(g, data["scheme"] or "BIO", "BIO") for g in gold]
+        predicted = [convert_tags(p, data["model_scheme"], "BIO") for p in predicted]
         scores = entity_scores(gold, predicted)
         print(scores["report"])
         result = {"task": "ner", "f1": scores["f1"], "precision": scores["precision"],
@@ -145,8 +173,10 @@ def build_parser():
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="score a model on a labelled file",
-                              description="Print a report; the last line is one JSON object of the scores.")
-    evaluate.add_argument("model_dir")
+                              description="Print a report; the last line is one JSON object of the scores. "
+                                          "MODEL_DIR may also be a training run's --work-dir: its best "
+                                          "checkpoint so far is scored.")
+    evaluate.add_argument("model_dir", help="a model directory, or a training run's work dir")
     evaluate.add_argument("data_file", help="labelled data in the model's training format")
     evaluate.set_defaults(func=cmd_evaluate)
 

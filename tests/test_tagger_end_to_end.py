@@ -126,3 +126,10 @@ def test_exports_hold_no_optimizer_state(trained):
     assert getattr(model, "optimizer", None) is None
     saved = (trained["out"] / "saved_model" / "variables" / "variables.index").read_bytes()
     assert b"optimizer" not in saved
+
+
+def test_evaluate_scores_the_best_checkpoint_of_a_run(trained, capsys):
+    assert main(["evaluate", str(trained["work"]), str(trained["files"]["test"])]) == 0
+    from_checkpoint = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    metrics = json.loads((trained["out"] / "metrics.json").read_text())
+    assert from_checkpoint["f1"] == pytest.approx(metrics["test_f1"])  # the exported model is the best checkpoint

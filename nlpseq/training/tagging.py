@@ -18,6 +18,7 @@ from nlpseq.models.tagger import tagger_from_config
 from nlpseq.readers.schemes import convert_tags
 from nlpseq.training.callbacks import EpochMonitor
 from nlpseq.training.checkpoints import CheckpointManager
+from nlpseq.training.config import save_config
 from nlpseq.training.evaluation import main_metric, predict_tags, score_tagging
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "nadam": keras.optimizers.Nadam, "sgd": keras.optimizers.SGD}
@@ -170,6 +171,7 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
     else:
         features, pretrained = build_features(config, train)
         features.save(work_dir / "features")
+        save_config(config, work_dir / "config.yaml")
     print(f"{task}: {len(train)} train / {len(dev)} dev / {len(test)} test sentences; "
           f"{len(features.words)} words, {len(features.tags)} tags")
 
