@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import keras
+import numpy as np
 import yaml
 
 from nlpseq.errors import ModelDirError
@@ -90,7 +91,10 @@ def inference_copy(model):
     the size of every file for nothing a user of the model needs.
     """
     copy = model.__class__.from_config(model.get_config())
-    copy.build_from_config(model.get_build_config())
+    # Our models take dicts of integer ids; one call on ones of the recorded
+    # shapes builds every sub-layer, as the original was built.
+    shapes = model.get_build_config()["input_shape"]
+    copy({name: np.ones(shape, "int32") for name, shape in shapes.items()})
     copy.set_weights(model.get_weights())
     return copy
 
