@@ -57,8 +57,8 @@ def _checkpoint_predictor(run_dir):
 
     from nlpseq.data.features import TaggingFeatures
     from nlpseq.errors import ModelDirError
-    from nlpseq.models.tagger import tagger_from_config
     from nlpseq.training.evaluation import predict_tags
+    from nlpseq.training.tagging import build_model
 
     run_dir = Path(run_dir)
     try:
@@ -66,9 +66,7 @@ def _checkpoint_predictor(run_dir):
     except OSError:
         raise ModelDirError(f"{run_dir} has checkpoints but no config.yaml") from None
     features = TaggingFeatures.load(run_dir / "features")
-    model = tagger_from_config(config, len(features.words), len(features.chars) if features.chars else 0,
-                               len(features.tags), features.subwords.vocab_size if features.subwords else 0)
-    model({k: v[None] for k, v in features.encode(["a"]).items()})
+    model = build_model(config, features)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the file also holds optimizer slots this model has no use for
         model.load_weights(run_dir / "checkpoints" / "best.weights.h5")

@@ -64,7 +64,8 @@ def _boundaries(bucket_width, max_length):
 def count_bucketed_batches(lengths, batch_size, *, bucket_width=5, max_length=200, drop_remainder=False):
     """The number of batches `bucketed_batches` yields for sentences of these lengths.
 
-    Knowing it up front gives Keras a progress bar with a total and a clean end of epoch.
+    Training passes it to `fit` as `steps_per_epoch`: the progress bar gets a
+    total, and each epoch ends exactly at the end of its batches.
     """
     buckets = np.searchsorted(np.asarray(_boundaries(bucket_width, max_length)), np.asarray(lengths), side="right")
     counts = np.bincount(buckets)
@@ -74,8 +75,7 @@ def count_bucketed_batches(lengths, batch_size, *, bucket_width=5, max_length=20
 
 
 def bucketed_batches(dataset, batch_size, *, bucket_width=5, max_length=200, shuffle_seed=None,
-                     shuffle_buffer=20000, unk_replace=0.0, singleton_mask=None, unk_seed=0, num_batches=None,
-                     drop_remainder=False):
+                     shuffle_buffer=20000, unk_replace=0.0, singleton_mask=None, unk_seed=0, drop_remainder=False):
     """Shuffles, buckets by length, pads and prefetches.
 
     Args:
@@ -91,8 +91,6 @@ def bucketed_batches(dataset, batch_size, *, bucket_width=5, max_length=200, shu
         singleton_mask: bool array over word ids, True for the words that
             occur once in training.
         unk_seed: seed of the unknown-word replacement of this epoch.
-        num_batches: if given (see `count_bucketed_batches`), declared as the
-            dataset's cardinality.
         drop_remainder: drop each bucket's last, smaller batch (so batches
             split evenly over the replicas of a distribution strategy).
 
@@ -119,8 +117,6 @@ def bucketed_batches(dataset, batch_size, *, bucket_width=5, max_length=200, shu
     dataset = dataset.bucket_by_sequence_length(
         _length, boundaries, [batch_size] * (len(boundaries) + 1), drop_remainder=drop_remainder
     )
-    if num_batches is not None:
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

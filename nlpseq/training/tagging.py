@@ -110,6 +110,16 @@ def _strategy(config):
     return tf.distribute.MirroredStrategy()
 
 
+def build_model(config, features):
+    """Builds (uncompiled) the tagger of a config, sized by its features' vocabularies."""
+    model = tagger_from_config(
+        config, len(features.words), len(features.chars) if features.chars else 0, len(features.tags),
+        subword_vocab_size=features.subwords.vocab_size if features.subwords else 0,
+    )
+    model({k: v[None] for k, v in features.encode(["a"]).items()})
+    return model
+
+
 def build_compiled_model(config, features, pretrained=None):
     """Builds and compiles the tagger of a config (inside a distribution scope if configured)."""
     tcfg = config["training"]
@@ -117,12 +127,7 @@ def build_compiled_model(config, features, pretrained=None):
         keras.mixed_precision.set_global_policy("mixed_float16")
     if tcfg["optimizer"] not in OPTIMIZERS:
         raise ConfigError(f"unknown training.optimizer '{tcfg['optimizer']}' (choose {', '.join(OPTIMIZERS)})")
-    model = tagger_from_config(
-        config, len(features.words), len(features.chars) if features.chars else 0, len(features.tags),
-        subword_vocab_size=features.subwords.vocab_size if features.subwords else 0,
-    )
-    dummy = features.encode(["a"])
-    model({k: v[None] for k, v in dummy.items()})
+    model = build_model(config, features)
     if pretrained is not None:
         matrix, found = embedding_matrix(features.words, *pretrained, config["features"]["word"]["dim"], seed=config["seed"])
         model.word_embedding.set_pretrained(matrix)
