@@ -96,6 +96,12 @@ def test_resume_continues_where_it_stopped(tmp_path, ner_files):
     history_b = json.loads((tmp_path / "wb" / "checkpoints" / "state.json").read_text())["history"]
     assert [h["epoch"] for h in history_b] == [1, 2]
     np.testing.assert_allclose([h["loss"] for h in history_b], [h["loss"] for h in history_a], rtol=1e-3)
+    # The card records the original command and the resume.
+    metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 2
+    assert metrics["command"].startswith("nlpseq train ner") and "--resume" not in metrics["command"]
+    assert len(metrics["resumed_with"]) == 1 and "--resume" in metrics["resumed_with"][0]
+    assert "resumed with" in (tmp_path / "b" / "README.md").read_text()
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path, ner_files, capsys):
@@ -104,19 +110,6 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path, ner_files, capsys)
         args += ["--set", item]
     assert main(args) == 2
     assert "no checkpoint" in capsys.readouterr().err
-
-
-def test_card_records_the_original_command_and_the_resume(tmp_path, ner_files):
-    args = ["train", "ner", "--verbose", "0", "--output", str(tmp_path / "m"), "--work-dir", str(tmp_path / "w")]
-    for item in tiny_tagger_overrides(ner_files, epochs=1):
-        args += ["--set", item]
-    assert main(args) == 0
-    assert main(args + ["--resume", "--set", "training.epochs=2"]) == 0
-    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
-    assert metrics["epochs_run"] == 2
-    assert metrics["command"].startswith("nlpseq train ner") and "--resume" not in metrics["command"]
-    assert len(metrics["resumed_with"]) == 1 and "--resume" in metrics["resumed_with"][0]
-    assert "resumed with" in (tmp_path / "m" / "README.md").read_text()
 
 
 def test_exports_hold_no_optimizer_state(trained):
