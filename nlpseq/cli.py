@@ -75,8 +75,8 @@ def _checkpoint_predictor(run_dir):
 
 def cmd_evaluate(args):
     from nlpseq.data.sources import load_sentences
-    from nlpseq.metrics.tagging import entity_scores, token_accuracy
     from nlpseq.readers.schemes import convert_tags
+    from nlpseq.training.evaluation import score_tagging
 
     if (Path(args.model_dir) / "checkpoints" / "best.weights.h5").is_file():
         # A training run's work dir: score its best checkpoint so far.
@@ -95,16 +95,14 @@ def cmd_evaluate(args):
     print(f"model: {args.model_dir}\ndata: {args.data_file}\nsentences: {len(sentences)}  "
           f"tokens: {sum(len(g) for g in gold)}")
     if config["task"] == "ner":
-        gold = [convert_tags(g, data["scheme"] or "BIO", "BIO") for g in gold]
-        predicted = [convert_tags(p, data["model_scheme"], "BIO") for p in predicted]
-        scores = entity_scores(gold, predicted)
-        print(scores["report"])
-        result = {"task": "ner", "f1": scores["f1"], "precision": scores["precision"],
-                  "recall": scores["recall"], "sentences": len(sentences)}
-    else:
-        accuracy = token_accuracy(gold, predicted)
-        print(f"token accuracy: {accuracy:.4f}")
-        result = {"task": "pos", "accuracy": accuracy, "sentences": len(sentences)}
+        # Gold tags come in the file's scheme; score_tagging reads the model's.
+        gold = [convert_tags(g, data["scheme"] or "BIO", data["model_scheme"]) for g in gold]
+    scores = score_tagging(config["task"], gold, predicted, data["model_scheme"])
+    if "report" in scores:
+        print(scores.pop("report"))
+    for name, value in scores.items():
+        print(f"{name}: {value:.4f}")
+    result = {"task": config["task"], **scores, "sentences": len(sentences)}
     print(json.dumps(result))
 
 
