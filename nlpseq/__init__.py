@@ -12,7 +12,11 @@ def __getattr__(name):
         from nlpseq.api.tagger import Tagger
 
         return Tagger
+    if name == "LanguageModel":
+        from nlpseq.api.language_model import LanguageModel
+
+        return LanguageModel
     raise AttributeError(f"module 'nlpseq' has no attribute {name!r}")
 
 
-__all__ = ["Tagger", "NlpseqError", "DataError", "ConfigError", "ModelDirError", "InputError"]
+__all__ = ["Tagger", "LanguageModel", "NlpseqError", "DataError", "ConfigError", "ModelDirError", "InputError"]

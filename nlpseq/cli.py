@@ -14,6 +14,7 @@ from pathlib import Path
 from nlpseq.errors import NlpseqError
 
 TAGGING_TASKS = ("ner", "pos")
+TASKS = TAGGING_TASKS + ("lm",)
 
 
 def _quiet_tensorflow():
@@ -41,11 +42,14 @@ def cmd_train(args):
     from nlpseq.training.config import resolve_config
 
     config = resolve_config(args.task, args.config, args.set or ())
-    from nlpseq.training.tagging import train_tagger
+    if args.task == "lm":
+        from nlpseq.training.lm import train_lm as train
+    else:
+        from nlpseq.training.tagging import train_tagger as train
 
     output = args.output or os.path.join("runs", f"{args.task}-model")
-    train_tagger(config, output, work_dir=args.work_dir, resume=args.resume, verbose=args.verbose,
-                 command=args.command_line)
+    train(config, output, work_dir=args.work_dir, resume=args.resume, verbose=args.verbose,
+          command=args.command_line)
     print(f"model written to {output}")
 
 
@@ -73,7 +77,66 @@ def _checkpoint_predictor(run_dir):
     return config, lambda word_lists: predict_tags(model, features, word_lists)
 
 
+def _load_lm_for_scoring(path):
+    """Config, encoder and model of an LM directory, or of a run's best checkpoint (`--work-dir`)."""
+    import warnings
+
+    import keras
+    import yaml
+
+    import nlpseq.models  # noqa: F401  (registers the model classes for loading)
+    from nlpseq.tokenizers.text_encoder import TextEncoder
+
+    path = Path(path)
+    config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
+    encoder = TextEncoder.load(path / "assets")
+    if (path / "checkpoints" / "best.weights.h5").is_file():
+        from nlpseq.training.lm import build_lm
+        from nlpseq.training.tbptt import StreamTrainer
+
+        lm = build_lm(config, encoder.vocab_size)
+        trainer = StreamTrainer(lm, config["training"]["batch_size"])
+        trainer(__import__("numpy").ones((config["training"]["batch_size"], 1), "int32"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the file also holds optimizer slots
+            trainer.load_weights(path / "checkpoints" / "best.weights.h5")
+        return config, encoder, lm
+    return config, encoder, keras.models.load_model(path / "model.keras", compile=False)
+
+
+def _evaluate_lm(args):
+    from nlpseq.training.lm import read_corpus, score_lines
+
+    config, encoder, lm = _load_lm_for_scoring(args.model_dir)
+    lines = read_corpus(args.data_file)
+    if not lines:
+        raise NlpseqError(f"{args.data_file}: no text to score")
+    scores = score_lines(lm, encoder, lines, config["training"]["eval_batch_size"], config["training"]["bptt"])
+    print(f"model: {args.model_dir}\ndata: {args.data_file}\nlines: {len(lines)}  "
+          f"tokens (words + one <eos> per line): {scores['tokens']}")
+    for name, value in scores.items():
+        print(f"{name}: {value:.2f}" if isinstance(value, float) else f"{name}: {value}")
+    print(json.dumps({"task": "lm", **scores}))
+
+
+def _model_task(path):
+    """The task of a model directory or training work dir (None when unknown)."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((Path(path) / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return config.get("task") if isinstance(config, dict) else None
+
+
 def cmd_evaluate(args):
+    if _model_task(args.model_dir) == "lm":
+        if not (Path(args.model_dir) / "checkpoints").is_dir():
+            from nlpseq.export.model_dir import check_model_dir
+
+            check_model_dir(args.model_dir, kinds=("lm",))
+        return _evaluate_lm(args)
     from nlpseq.data.sources import load_sentences
     from nlpseq.readers.schemes import convert_tags
     from nlpseq.training.evaluation import score_tagging
@@ -132,6 +195,22 @@ def cmd_tag(args):
             out.close()
 
 
+def cmd_generate(args):
+    from nlpseq.api.language_model import LanguageModel
+    from nlpseq.readers.text import read_text_lines
+
+    if (args.prompt is None) == (args.input is None):
+        raise NlpseqError("give either a PROMPT or --input FILE")
+    lm = LanguageModel.load(args.model_dir)
+    prompts = [args.prompt] if args.prompt is not None else read_text_lines(args.input)
+    options = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, beam_size=args.beam_size,
+                   length_penalty=args.length_penalty, seed=args.seed)
+    for start in range(0, len(prompts), args.batch_size):
+        for text in lm.generate_batch(prompts[start:start + args.batch_size], args.max_new_tokens, args.strategy,
+                                      **options):
+            print(text, flush=True)
+
+
 def cmd_export(args):
     from nlpseq.export.model_dir import export_saved_model
 
@@ -149,7 +228,7 @@ def cmd_vectors(args):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="nlpseq",
-        description="Recurrent sequence models in Keras 3: train, evaluate and run taggers.",
+        description="Recurrent sequence models in Keras 3: train, evaluate and run taggers and language models.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -157,7 +236,7 @@ def build_parser():
     train = sub.add_parser("train", help="train a model from a task config",
                            description="Train a model. Example: nlpseq train ner --config tasks/ner/conll2003.yaml "
                                        "--set training.epochs=5 --output runs/ner")
-    train.add_argument("task", choices=TAGGING_TASKS, help="the task to train")
+    train.add_argument("task", choices=TASKS, help="the task to train (ner, pos: taggers; lm: language model)")
     train.add_argument("--config", help="YAML config (defaults in code apply where it is silent)")
     train.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a config key, e.g. --set training.epochs=3 (repeatable)")
@@ -169,7 +248,9 @@ def build_parser():
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="score a model on a labelled file",
-                              description="Print a report; the last line is one JSON object of the scores. "
+                              description="Print a report; the last line is one JSON object of the scores "
+                                          "(perplexity per word for a language model, DATA_FILE then being "
+                                          "plain text, one sentence per line). "
                                           "MODEL_DIR may also be a training run's --work-dir: its best "
                                           "checkpoint so far is scored.")
     evaluate.add_argument("model_dir", help="a model directory, or a training run's work dir")
@@ -186,6 +267,26 @@ def build_parser():
     tag.add_argument("--format", choices=("conll", "text"), default="conll", help="format of --input")
     tag.add_argument("--output", help="write here instead of standard output")
     tag.set_defaults(func=cmd_tag)
+    generate = sub.add_parser(
+        "generate", help="continue text with a language model",
+        description="Continue PROMPT (or every line of --input) with a language model and print one "
+                    "line per prompt: the prompt followed by the generated words. Example: nlpseq generate "
+                    "saved_models/lm-ptb \"the company said\" --strategy top_p --top-p 0.9 --seed 1")
+    generate.add_argument("model_dir")
+    generate.add_argument("prompt", nargs="?", help="the text to continue ('' starts a new sentence)")
+    generate.add_argument("--input", help="file of prompts, one per line (.gz accepted)")
+    generate.add_argument("--strategy", default="greedy", choices=("greedy", "sample", "top_k", "top_p", "beam"),
+                          help="decoding strategy (default greedy)")
+    generate.add_argument("--max-new-tokens", type=int, default=30, help="most tokens to add (default 30)")
+    generate.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1)")
+    generate.add_argument("--top-k", type=int, default=0, help="sample from the k likeliest tokens (0 = all)")
+    generate.add_argument("--top-p", type=float, default=1.0, help="nucleus probability mass (1 = all)")
+    generate.add_argument("--beam-size", type=int, default=5, help="beams for --strategy beam (default 5)")
+    generate.add_argument("--length-penalty", type=float, default=0.0, help="beam length normalization (0 = none)")
+    generate.add_argument("--seed", type=int, help="seed for reproducible sampling")
+    generate.add_argument("--batch-size", type=int, default=32, help="prompts per call with --input")
+    generate.set_defaults(func=cmd_generate)
+
     export = sub.add_parser("export", help="(re)write a model directory's SavedModel from its model.keras",
                             description="Rebuild MODEL_DIR/saved_model from model.keras and the assets, e.g. "
                                         "for a model trained with the JAX backend. Needs the TensorFlow backend.")

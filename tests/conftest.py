@@ -129,3 +129,43 @@ def tiny_pos_model(tmp_path_factory):
                   "features.subword.type=bpe", "features.subword.vocab_size=40", "features.subword.dim=4",
                   "features.subword.pooling=mean"]
     return train_tiny_model(root, "pos", files, overrides)
+
+
+SUBJECTS = ["the cat", "a dog", "my friend", "the teacher", "our neighbour"]
+LM_VERBS = ["likes", "sees", "finds", "wants"]
+OBJECTS = ["the ball", "a red apple", "some bread", "the old book", "fresh fish"]
+
+
+def make_lm_lines(n, seed=0):
+    """Synthetic sentences from a tiny grammar (subject verb object [today])."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n):
+        words = [rng.choice(SUBJECTS), rng.choice(LM_VERBS), rng.choice(OBJECTS)]
+        if rng.random() < 0.3:
+            words.append("today")
+        lines.append(" ".join(words))
+    return lines
+
+
+def write_text_file(path, lines):
+    path.write_text("".join(f" {line} \n" for line in lines), encoding="utf-8")  # PTB's layout
+    return path
+
+
+def tiny_lm_overrides(files, epochs=3):
+    """`--set` overrides for a tiny, fast language model on `make_lm_lines` text."""
+    return [
+        f"data.train={files['train']}", f"data.dev={files['dev']}", f"data.test={files['test']}",
+        "model.embedding_dim=12", "model.units=12", "model.num_layers=2", "training.batch_size=4",
+        "training.bptt=6", f"training.epochs={epochs}", "training.learning_rate=0.02",
+        "training.global_clipnorm=5", "training.jit_compile=false", "training.eval_batch_size=2",
+    ]
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_model(tmp_path_factory):
+    """A tiny word-level language model trained once per test session."""
+    root = tmp_path_factory.mktemp("lm")
+    files = write_splits(root, write_text_file, make_lm_lines, (150, 20, 20), ".txt")
+    return train_tiny_model(root, "lm", files, tiny_lm_overrides(files, epochs=4))

@@ -144,7 +144,7 @@ def export_saved_model(model_dir):
     Args:
         model_dir: a model directory, e.g. one trained with the JAX backend.
     """
-    import nlpseq.models  # noqa: F401  (registers SequenceTagger for loading)
+    import nlpseq.models  # registers the models for loading
     from nlpseq.data.features import TaggingFeatures
 
     model_dir = Path(model_dir)
@@ -153,6 +153,13 @@ def export_saved_model(model_dir):
     if not (model_dir / "model.keras").is_file():
         raise ModelDirError(f"{model_dir / 'model.keras'} not found")
     model = keras.models.load_model(model_dir / "model.keras", compile=False)
+    if isinstance(model, nlpseq.models.RNNLanguageModel):
+        from nlpseq.export.lm_saved_model import export_lm
+        from nlpseq.tokenizers.text_encoder import TextEncoder
+
+        encoder = TextEncoder.load(model_dir / "assets")
+        replace_dir(lambda tmp: export_lm(model, encoder, tmp), model_dir / "saved_model")
+        return
     features = TaggingFeatures.load(model_dir / "assets")
     replace_dir(lambda tmp: export_tagger(model, features, tmp), model_dir / "saved_model")
 
@@ -186,3 +193,82 @@ def check_model_dir(path, kinds=("ner", "pos")):
         task = config.get("task") if isinstance(config, dict) else None
         raise ModelDirError(f"{path} holds a '{task}' model; expected one of: {', '.join(kinds)}")
     return config
+
+
+def _lm_card(config, metrics, wall_seconds, size_mb):
+    m, t = config["model"], config["training"]
+    units = m["units"] if isinstance(m["units"], list) else [m["units"]] * m["num_layers"]
+    lines = [
+        "# Language model — nlpseq RNNLanguageModel",
+        "",
+        f"- data: train `{config['data']['train']}`, dev `{config['data']['dev']}`, test `{config['data']['test']}`",
+        f"- tokens: {config['tokenizer']['type']}"
+        + (f" (SentencePiece {config['tokenizer']['model_type']}, {config['tokenizer']['vocab_size']} pieces)"
+           if config["tokenizer"]["type"] == "sentencepiece" else ""),
+        f"- architecture: embeddings {m['embedding_dim']}d → {m['cell'].upper()} {'×'.join(map(str, units))}"
+        f" → softmax{' (tied to the embeddings)' if m['tie_weights'] else ''}; {metrics.get('parameters', 0):,} parameters",
+        f"- regularization: embedding dropout {m['embedding_dropout']}, variational dropout "
+        f"{m['input_dropout']} (input) / {m['dropout']} (between layers) / {m['output_dropout']} (output)",
+        f"- training: truncated BPTT {t['bptt']} steps × {t['batch_size']} rows, {t['optimizer']} lr {t['learning_rate']}"
+        f" (×{t['lr_decay']} on a dev plateau), global clip norm {t['global_clipnorm']}",
+        f"- training command: `{metrics.get('command', 'n/a')}`"
+        + "".join(f"; resumed with `{c}`" for c in metrics.get("resumed_with", [])),
+        f"- training time: {metrics.get('train_seconds', 0) / 60:.1f} min of epochs "
+        f"({wall_seconds / 60:.1f} min wall) on {platform.machine()} CPU, best epoch {metrics.get('best_epoch')} "
+        f"of {metrics.get('epochs_run')}",
+        f"- size on disk: {size_mb:.1f} MB",
+        "",
+        "## Metrics",
+        "",
+        "Perplexity is per word with one `<eos>` per line (the standard PTB protocol), over the whole stream.",
+        "",
+        "| metric | value |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {k} | {v:.2f} |" for k, v in metrics.items()
+              if isinstance(v, (int, float)) and ("perplexity" in k or k.endswith("tokens"))]
+    lines += ["", "## Use", "", "```python", "from nlpseq import LanguageModel", "lm = LanguageModel.load(\"MODEL_DIR\")",
+              "lm.generate(\"the company said\", max_new_tokens=30, strategy=\"top_p\", top_p=0.9, seed=1)",
+              "lm.score(\"the company said it expects higher earnings\")",
+              "```", "", "## Config", "", "```yaml", yaml.safe_dump(config, sort_keys=False).rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+def lm_inference_copy(lm):
+    """An uncompiled copy of a language model with the same weights (no optimizer state)."""
+    copy = lm.__class__.from_config(lm.get_config())
+    copy(np.ones((1, 1), "int32"))
+    copy.set_weights(lm.get_weights())
+    return copy
+
+
+def write_lm_dir(output_dir, lm, encoder, config, metrics, wall_seconds=0.0):
+    """Writes a complete language-model directory.
+
+    Args:
+        output_dir: the directory to (re)create.
+        lm: the trained `RNNLanguageModel`.
+        encoder: its `TextEncoder`.
+        config: the resolved config.
+        metrics: dict of metrics (saved as metrics.json and shown in the card).
+        wall_seconds: the whole run's duration, for the card.
+    """
+    metrics = dict(metrics)
+    metrics.setdefault("command", current_command())
+    lm = lm_inference_copy(lm)
+
+    def build(tmp):
+        lm.save(tmp / "model.keras")
+        encoder.save(tmp / "assets")
+        save_config(config, tmp / "config.yaml")
+        if keras.backend.backend() == "tensorflow":
+            from nlpseq.export.lm_saved_model import export_lm
+
+            export_lm(lm, encoder, tmp / "saved_model")
+        else:
+            print(f"note: no SavedModel with the {keras.backend.backend()} backend; "
+                  f"run `KERAS_BACKEND=tensorflow nlpseq export {output_dir}` to add it")
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
+        (tmp / "README.md").write_text(_lm_card(config, metrics, wall_seconds, _dir_size_mb(tmp)), encoding="utf-8")
+
+    replace_dir(build, output_dir)

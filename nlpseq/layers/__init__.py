@@ -21,6 +21,7 @@ from nlpseq.layers.embeddings import (
 )
 from nlpseq.layers.heads import TagHead, masked_softmax_cross_entropy
 from nlpseq.layers.rnn_encoder import RNNEncoder, cudnn_eligible
+from nlpseq.layers.rnn_stack import RecurrentStack, VariationalDropout
 
 __all__ = [
     "CRF",
@@ -35,6 +36,8 @@ __all__ = [
     "SubwordPooledEmbedding",
     "WordEmbedding",
     "RNNEncoder",
+    "RecurrentStack",
+    "VariationalDropout",
     "cudnn_eligible",
     "TagHead",
     "masked_softmax_cross_entropy",

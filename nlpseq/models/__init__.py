@@ -1,5 +1,6 @@
 """Task models composed from `nlpseq.layers` (importing this registers them for `.keras` loading)."""
 
+from nlpseq.models.language_model import RNNLanguageModel
 from nlpseq.models.tagger import SequenceTagger, tagger_from_config
 
-__all__ = ["SequenceTagger", "tagger_from_config"]
+__all__ = ["SequenceTagger", "tagger_from_config", "RNNLanguageModel"]

@@ -15,21 +15,34 @@ class EpochMonitor(keras.callbacks.Callback):
     improvement.
 
     Args:
-        evaluate: callable(epoch logs) -> float, the dev metric (higher is better).
+        evaluate: callable(epoch logs) -> float, the dev metric.
         metric: the metric's name, e.g. `f1`.
         checkpoints: a `CheckpointManager`.
         state: the trainer state dict (mutated in place; restored on resume).
         patience: epochs without improvement before stopping.
+        higher_is_better: False for metrics such as perplexity.
+        lr_decay: if set, multiply the optimizer's learning rate by this factor
+            after every epoch without improvement (decay on plateau). The rate
+            is kept in `state["learning_rate"]`, so a resumed run continues
+            with the decayed rate.
     """
 
-    def __init__(self, evaluate, metric, checkpoints, state, patience):
+    def __init__(self, evaluate, metric, checkpoints, state, patience, higher_is_better=True, lr_decay=None):
         super().__init__()
         self.evaluate = evaluate
         self.metric = metric
         self.checkpoints = checkpoints
         self.state = state
         self.patience = patience
+        self.higher_is_better = higher_is_better
+        self.lr_decay = lr_decay
         self._epoch_start = None
+
+    def _improves(self, score):
+        best = self.state["best"]
+        if best is None:
+            return True
+        return score > best if self.higher_is_better else score < best
 
     def on_train_begin(self, logs=None):
         if self.state["wait"] >= self.patience:
@@ -44,12 +57,17 @@ class EpochMonitor(keras.callbacks.Callback):
         score = float(self.evaluate(logs))
         logs[f"val_{self.metric}"] = score
         state = self.state
-        improved = state["best"] is None or score > state["best"]
+        improved = self._improves(score)
         if improved:
             state.update(best=score, best_epoch=epoch + 1, wait=0)
             self.checkpoints.save_best(self.model)
         else:
             state["wait"] += 1
+            if self.lr_decay:
+                rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)) * self.lr_decay
+                self.model.optimizer.learning_rate = rate
+                state["learning_rate"] = rate
+                print(f"learning rate decayed to {rate:.3g}")
         seconds = time.time() - self._epoch_start
         state["seconds"] += seconds
         state["history"].append(

@@ -61,7 +61,47 @@ TAGGER_DEFAULTS = {
     },
 }
 
-DEFAULTS = {"ner": TAGGER_DEFAULTS, "pos": TAGGER_DEFAULTS}
+LM_DEFAULTS = {
+    "task": "lm",
+    "seed": 1,
+    "data": {"train": None, "dev": None, "test": None},  # plain text, one sentence per line
+    "tokenizer": {
+        "type": "word",  # word (whitespace tokens) | sentencepiece
+        "lowercase": False,
+        "min_freq": 1,
+        "max_size": None,
+        "vocab_size": 8000,  # sentencepiece only
+        "model_type": "unigram",  # sentencepiece only: unigram | bpe
+    },
+    "model": {
+        "cell": "lstm",  # lstm | gru | simple
+        "embedding_dim": 256,
+        "units": 256,  # per layer; a list gives one size per layer
+        "num_layers": 2,
+        "tie_weights": True,
+        "embedding_dropout": 0.1,  # word types dropped per batch
+        "input_dropout": 0.3,  # variational, on the embeddings
+        "dropout": 0.3,  # variational, between layers
+        "output_dropout": 0.4,  # variational, before the softmax
+    },
+    "training": {
+        "epochs": 40,
+        "batch_size": 32,  # rows of the training stream
+        "bptt": 35,  # window length of truncated backpropagation
+        "optimizer": "adam",  # adam | sgd | nadam
+        "learning_rate": 0.002,
+        # The loss is a per-token mean, so this norm is per token too; SGD recipes that sum
+        # over the window need their rate and clip scaled by the window length.
+        "global_clipnorm": 0.25,
+        "lr_decay": 0.5,  # learning rate factor after an epoch without dev improvement
+        "patience": 4,  # epochs without dev improvement before stopping
+        "eval_batch_size": 10,  # rows when scoring dev/test perplexity
+        "jit_compile": True,  # XLA-compile the train step (about 1.6x faster on CPU for a 2x256 LSTM)
+        "max_steps_per_epoch": None,  # for quick tests
+    },
+}
+
+DEFAULTS = {"ner": TAGGER_DEFAULTS, "pos": TAGGER_DEFAULTS, "lm": LM_DEFAULTS}
 
 
 def _merge(base, override, where=""):

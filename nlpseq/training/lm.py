@@ -1,0 +1,178 @@
+"""Training a recurrent language model with truncated BPTT (`nlpseq train lm`)."""
+
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from nlpseq.data.lm_stream import stream_windows
+from nlpseq.errors import ConfigError, DataError
+from nlpseq.models.language_model import RNNLanguageModel
+from nlpseq.readers.text import read_text_lines
+from nlpseq.tokenizers.text_encoder import TextEncoder
+from nlpseq.training.callbacks import EpochMonitor
+from nlpseq.training.checkpoints import CheckpointManager
+from nlpseq.training.config import save_config
+from nlpseq.training.perplexity import perplexity, stream_log_likelihood
+from nlpseq.training.tagging import OPTIMIZERS
+from nlpseq.training.tbptt import ResetStates, StreamTrainer
+
+
+def read_corpus(path):
+    """The non-blank lines of a plain or gzipped text file (one sentence each)."""
+    if path is None:
+        return []
+    lines = [line.strip() for line in read_text_lines(path)]
+    return [line for line in lines if line]
+
+
+def encode_stream(encoder, lines):
+    """One stream of ids: an end-of-sentence id first (the context of the first word), then
+    each line's ids followed by an end-of-sentence id (the PTB convention: one `<eos>` per line).
+
+    Args:
+        encoder: a `TextEncoder`.
+        lines: strings.
+
+    Returns:
+        int32 array of length 1 + sum(len(ids) + 1).
+    """
+    eos = encoder.eos_id
+    ids = [eos]
+    for line in lines:
+        ids.extend(encoder.encode(line))
+        ids.append(eos)
+    return np.asarray(ids, np.int32)
+
+
+def build_encoder(config, lines):
+    """The text encoder of a config, built from the training lines."""
+    tok = config["tokenizer"]
+    return TextEncoder.build(lines, kind=tok["type"], min_freq=tok["min_freq"], max_size=tok["max_size"],
+                             lowercase=tok["lowercase"], vocab_size=tok["vocab_size"],
+                             model_type=tok["model_type"], seed=config["seed"])
+
+
+def build_lm(config, vocab_size):
+    """The (built, uncompiled) language model of a config."""
+    m = config["model"]
+    lm = RNNLanguageModel(vocab_size, embedding_dim=m["embedding_dim"], units=m["units"],
+                          num_layers=m["num_layers"], cell=m["cell"], tie_weights=m["tie_weights"],
+                          embedding_dropout=m["embedding_dropout"], input_dropout=m["input_dropout"],
+                          dropout=m["dropout"], output_dropout=m["output_dropout"])
+    lm(np.ones((1, 1), "int32"))
+    return lm
+
+
+def word_count(lines):
+    """Words plus one end of sentence per line: the denominator of word-level perplexity."""
+    return sum(TextEncoder.count_words(line) + 1 for line in lines)
+
+
+def score_lines(lm, encoder, lines, batch_size, bptt):
+    """Perplexity figures of a language model on a list of lines.
+
+    Returns:
+        dict with `perplexity` (per word: whitespace words plus one `<eos>` per
+        line, the PTB convention), `tokens` (that word count), and for subword
+        encoders also `token_perplexity` and `subword_tokens`.
+    """
+    nll, tokens = stream_log_likelihood(lm, encode_stream(encoder, lines), batch_size, bptt)
+    words = word_count(lines)
+    scores = {"perplexity": perplexity(nll, words), "tokens": words}
+    if encoder.kind != "word":
+        scores.update(token_perplexity=perplexity(nll, tokens), subword_tokens=tokens)
+    return scores
+
+
+def train_lm(config, output_dir, work_dir=None, resume=False, verbose=1, command=None):
+    """Trains a language model end to end and writes its model directory.
+
+    Args:
+        config: the resolved `lm` config.
+        output_dir: the model directory to write (replaced atomically at the end).
+        work_dir: checkpoints and TensorBoard logs; default `runs/<output name>`.
+        resume: continue from the last checkpoint in `work_dir`.
+        verbose: Keras fit verbosity (1 = progress bar).
+        command: the command line for the model card (default: this process's).
+
+    Returns:
+        The metrics dict that is also saved as `metrics.json`.
+    """
+    from nlpseq.export.model_dir import current_command, write_lm_dir
+
+    command = command or current_command()
+    keras.utils.set_random_seed(config["seed"])
+    tcfg = config["training"]
+    if tcfg["optimizer"] not in OPTIMIZERS:
+        raise ConfigError(f"unknown training.optimizer '{tcfg['optimizer']}' (choose {', '.join(OPTIMIZERS)})")
+    work_dir = Path(work_dir or Path("runs") / Path(output_dir).name)
+    checkpoints = CheckpointManager(work_dir / "checkpoints")
+    if resume and not checkpoints.has_checkpoint():
+        raise ConfigError(f"--resume: no checkpoint in {checkpoints.directory}")
+
+    started = time.time()
+    if not config["data"]["train"]:
+        raise ConfigError("data.train is not set")
+    train, dev, test = (read_corpus(config["data"][s]) for s in ("train", "dev", "test"))
+    if resume:
+        encoder = TextEncoder.load(work_dir / "assets")  # the interrupted run's ids
+    else:
+        encoder = build_encoder(config, train)
+        encoder.save(work_dir / "assets")
+        save_config(config, work_dir / "config.yaml")
+    train_ids = encode_stream(encoder, train)
+    batch_size, bptt = tcfg["batch_size"], tcfg["bptt"]
+    if len(train_ids) - 1 < batch_size * 2:
+        raise DataError(config["data"]["train"], None,
+                        f"{len(train_ids) - 1} tokens are too few for {batch_size} rows; lower training.batch_size")
+    print(f"lm: {len(train)} train / {len(dev)} dev / {len(test)} test lines; {len(train_ids) - 1} train tokens; "
+          f"vocabulary {encoder.vocab_size} ({encoder.kind})")
+
+    lm = build_lm(config, encoder.vocab_size)
+    trainer = StreamTrainer(lm, batch_size)
+    optimizer = OPTIMIZERS[tcfg["optimizer"]](learning_rate=tcfg["learning_rate"],
+                                              global_clipnorm=tcfg["global_clipnorm"])
+    trainer.compile(optimizer=optimizer, jit_compile=tcfg["jit_compile"])
+    trainer(np.ones((batch_size, 1), "int32"))
+    print(f"parameters: {lm.count_params():,}")
+
+    state = {"epoch": 0, "best": None, "best_epoch": None, "wait": 0, "history": [], "seconds": 0.0,
+             "command": command, "resumed_with": [], "learning_rate": tcfg["learning_rate"]}
+    if resume:
+        checkpoints.restore_last(trainer)
+        state = checkpoints.load_state()
+        state.setdefault("resumed_with", []).append(command)
+        optimizer.learning_rate = state["learning_rate"]
+        print(f"resumed after epoch {state['epoch']} (best dev perplexity {state['best']})")
+
+    def dev_perplexity(logs):
+        if not dev:
+            return float(np.exp(logs["loss"]))
+        return score_lines(lm, encoder, dev, tcfg["eval_batch_size"], bptt)["perplexity"]
+
+    windows, steps = stream_windows(train_ids, batch_size, bptt)
+    if tcfg["max_steps_per_epoch"]:
+        steps = min(steps, tcfg["max_steps_per_epoch"])
+    monitor = EpochMonitor(dev_perplexity, "perplexity", checkpoints, state, tcfg["patience"],
+                           higher_is_better=False, lr_decay=tcfg["lr_decay"])
+    if state["epoch"] < tcfg["epochs"]:
+        # Every epoch reads the same windows in the same order, from a zeroed state.
+        batches = windows.take(steps).repeat()
+        callbacks = [ResetStates(), monitor, keras.callbacks.TensorBoard(log_dir=str(work_dir / "logs"))]
+        trainer.fit(batches, epochs=tcfg["epochs"], initial_epoch=state["epoch"], steps_per_epoch=steps,
+                    verbose=verbose, callbacks=callbacks, shuffle=False)
+
+    checkpoints.restore_best(trainer)
+    metrics = {"task": "lm", "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
+               "train_seconds": round(state["seconds"], 1), "dev_perplexity": state["best"],
+               "parameters": int(lm.count_params()),
+               "command": state.get("command", command), "resumed_with": state.get("resumed_with", [])}
+    if test:
+        scores = score_lines(lm, encoder, test, tcfg["eval_batch_size"], bptt)
+        metrics.update({f"test_{k}": v for k, v in scores.items()})
+    print(json.dumps(metrics))
+    write_lm_dir(output_dir, lm, encoder, config, metrics, wall_seconds=time.time() - started)
+    return metrics
