@@ -3,8 +3,8 @@
 import random
 from pathlib import Path
 
-from nlpseq.errors import InputError, ModelDirError
-from nlpseq.export.model_dir import check_model_dir
+from nlpseq.errors import InputError
+from nlpseq.export.model_dir import load_saved_model
 
 STRATEGIES = ("greedy", "sample", "top_k", "top_p", "beam")
 
@@ -65,14 +65,7 @@ class LanguageModel:
         Raises:
             ModelDirError: the directory is missing, incomplete or not a language model.
         """
-        config = check_model_dir(path, kinds=("lm",))
-        import tensorflow as tf
-        import tensorflow_text  # noqa: F401  (registers the SentencePiece ops a SavedModel may use)
-
-        try:
-            saved = tf.saved_model.load(str(Path(path) / "saved_model"))
-        except Exception as err:  # TF raises many types for a corrupt SavedModel.
-            raise ModelDirError(f"cannot load {Path(path) / 'saved_model'}: {type(err).__name__}") from None
+        config, saved = load_saved_model(path, kinds=("lm",))
         return cls(path, config, saved)
 
     def generate(self, prompt, max_new_tokens=30, strategy="greedy", *, temperature=1.0, top_k=0, top_p=1.0,

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nlpseq.errors import InputError, ModelDirError
-from nlpseq.export.model_dir import check_model_dir
+from nlpseq.errors import InputError
+from nlpseq.export.model_dir import load_saved_model
 from nlpseq.readers.schemes import convert_tags, tags_to_spans
 from nlpseq.tokenizers.words import align_offsets
 
@@ -52,14 +52,7 @@ class Tagger:
         Raises:
             ModelDirError: the directory is missing, incomplete or not a tagger.
         """
-        config = check_model_dir(path)
-        import tensorflow as tf
-        import tensorflow_text  # noqa: F401  (registers ops the SavedModel may use)
-
-        try:
-            saved = tf.saved_model.load(str(Path(path) / "saved_model"))
-        except Exception as err:  # TF raises many types for a corrupt SavedModel.
-            raise ModelDirError(f"cannot load {Path(path) / 'saved_model'}: {type(err).__name__}") from None
+        config, saved = load_saved_model(path, kinds=("ner", "pos"))
         return cls(path, config, saved)
 
     @property

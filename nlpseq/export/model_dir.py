@@ -108,34 +108,41 @@ def _dir_size_mb(path):
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 1e6
 
 
-def write_tagger_dir(output_dir, model, features, config, metrics, wall_seconds=0.0):
-    """Writes a complete tagger model directory.
+def write_model_dir(output_dir, model, assets, export, config, metrics, card, wall_seconds=0.0):
+    """Writes a model directory atomically (the shared part of every task's writer).
 
     Args:
         output_dir: the directory to (re)create.
-        model: the trained SequenceTagger.
-        features: its TaggingFeatures.
+        model: the inference copy of the trained Keras model (no optimizer).
+        assets: an object with `save(directory)` for the vocabularies.
+        export: callable(model, path) writing the SavedModel (TensorFlow backend).
         config: the resolved config.
         metrics: dict of metrics (saved as metrics.json and shown in the card).
+        card: callable(config, metrics, wall_seconds, size_mb) -> the README text.
         wall_seconds: the whole run's duration, for the card.
     """
     metrics = dict(metrics)
     metrics.setdefault("command", current_command())
-    model = inference_copy(model)
 
     def build(tmp):
         model.save(tmp / "model.keras")
-        features.save(tmp / "assets")
+        assets.save(tmp / "assets")
         save_config(config, tmp / "config.yaml")
         if keras.backend.backend() == "tensorflow":
-            export_tagger(model, features, tmp / "saved_model")
+            export(model, tmp / "saved_model")
         else:
             print(f"note: no SavedModel with the {keras.backend.backend()} backend; "
                   f"run `KERAS_BACKEND=tensorflow nlpseq export {output_dir}` to add it")
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
-        (tmp / "README.md").write_text(_card(config, metrics, wall_seconds, _dir_size_mb(tmp)), encoding="utf-8")
+        (tmp / "README.md").write_text(card(config, metrics, wall_seconds, _dir_size_mb(tmp)), encoding="utf-8")
 
     replace_dir(build, output_dir)
+
+
+def write_tagger_dir(output_dir, model, features, config, metrics, wall_seconds=0.0):
+    """Writes a complete tagger model directory (see `write_model_dir`; `features` are its assets)."""
+    write_model_dir(output_dir, inference_copy(model), features, lambda m, path: export_tagger(m, features, path),
+                    config, metrics, _card, wall_seconds)
 
 
 def export_saved_model(model_dir):
@@ -195,6 +202,30 @@ def check_model_dir(path, kinds=("ner", "pos")):
     return config
 
 
+def load_saved_model(path, kinds):
+    """Checks a model directory and loads its SavedModel.
+
+    Args:
+        path: the model directory.
+        kinds: the tasks accepted (e.g. ("lm",)).
+
+    Returns:
+        `(config, loaded SavedModel)`.
+
+    Raises:
+        ModelDirError: the directory is missing, incomplete, corrupt or of another task.
+    """
+    config = check_model_dir(path, kinds=kinds)
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers ops the SavedModel may use, e.g. SentencePiece)
+
+    try:
+        saved = tf.saved_model.load(str(Path(path) / "saved_model"))
+    except Exception as err:  # TF raises many types for a corrupt SavedModel.
+        raise ModelDirError(f"cannot load {Path(path) / 'saved_model'}: {type(err).__name__}") from None
+    return config, saved
+
+
 def _lm_card(config, metrics, wall_seconds, size_mb):
     m, t = config["model"], config["training"]
     units = m["units"] if isinstance(m["units"], list) else [m["units"]] * m["num_layers"]
@@ -243,32 +274,8 @@ def lm_inference_copy(lm):
 
 
 def write_lm_dir(output_dir, lm, encoder, config, metrics, wall_seconds=0.0):
-    """Writes a complete language-model directory.
+    """Writes a complete language-model directory (see `write_model_dir`; `encoder` is its asset)."""
+    from nlpseq.export.lm_saved_model import export_lm
 
-    Args:
-        output_dir: the directory to (re)create.
-        lm: the trained `RNNLanguageModel`.
-        encoder: its `TextEncoder`.
-        config: the resolved config.
-        metrics: dict of metrics (saved as metrics.json and shown in the card).
-        wall_seconds: the whole run's duration, for the card.
-    """
-    metrics = dict(metrics)
-    metrics.setdefault("command", current_command())
-    lm = lm_inference_copy(lm)
-
-    def build(tmp):
-        lm.save(tmp / "model.keras")
-        encoder.save(tmp / "assets")
-        save_config(config, tmp / "config.yaml")
-        if keras.backend.backend() == "tensorflow":
-            from nlpseq.export.lm_saved_model import export_lm
-
-            export_lm(lm, encoder, tmp / "saved_model")
-        else:
-            print(f"note: no SavedModel with the {keras.backend.backend()} backend; "
-                  f"run `KERAS_BACKEND=tensorflow nlpseq export {output_dir}` to add it")
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
-        (tmp / "README.md").write_text(_lm_card(config, metrics, wall_seconds, _dir_size_mb(tmp)), encoding="utf-8")
-
-    replace_dir(build, output_dir)
+    write_model_dir(output_dir, lm_inference_copy(lm), encoder, lambda m, path: export_lm(m, encoder, path),
+                    config, metrics, _lm_card, wall_seconds)
