@@ -47,6 +47,8 @@ class LMGenerator(tf.Module):
         if encoder.kind == "word":
             self.table = encoder._tf_table()
             self.tokens = encoder._tf_tokens()
+        else:
+            self.sentencepiece = encoder._tf_sentencepiece()
         # Padding and <s> are never targets in training; forbid them outright.
         banned = [encoder.pad_id] + ([encoder.bos_id] if encoder.bos_id >= 0 else [])
         penalty = [0.0] * encoder.vocab_size

@@ -80,3 +80,28 @@ class EpochMonitor(keras.callbacks.Callback):
         if state["wait"] >= self.patience:
             print(f"early stop: no dev {self.metric} gain in {self.patience} epochs")
             self.model.stop_training = True
+
+
+class EpochSeeds(keras.callbacks.Callback):
+    """Reseeds every random generator of the model (dropout masks) at the start of each epoch.
+
+    Keras keeps a generator's state in a variable that weight files do not
+    save, so a resumed run would otherwise draw different dropout masks from
+    the uninterrupted one. Seeding from (run seed, epoch, generator index)
+    makes epoch k's masks the same however the run got there.
+
+    Args:
+        seed: the run's seed.
+    """
+
+    def __init__(self, seed):
+        super().__init__()
+        self.seed = int(seed)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # Variables come in layer order, the same for the same architecture (names are not:
+        # their numbers depend on how many generators the process made before).
+        states = [v for v in self.model.variables if v.path.endswith("seed_generator_state")]
+        for index, state in enumerate(states):
+            value = [self.seed * 1_000_003 + index, epoch]
+            state.assign(keras.ops.convert_to_tensor(value, dtype=state.dtype))

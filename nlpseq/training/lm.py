@@ -12,7 +12,7 @@ from nlpseq.errors import ConfigError, DataError
 from nlpseq.models.language_model import RNNLanguageModel
 from nlpseq.readers.text import read_text_lines
 from nlpseq.tokenizers.text_encoder import TextEncoder
-from nlpseq.training.callbacks import EpochMonitor
+from nlpseq.training.callbacks import EpochMonitor, EpochSeeds
 from nlpseq.training.checkpoints import CheckpointManager
 from nlpseq.training.config import save_config
 from nlpseq.training.perplexity import perplexity, stream_log_likelihood
@@ -161,7 +161,7 @@ def train_lm(config, output_dir, work_dir=None, resume=False, verbose=1, command
     if state["epoch"] < tcfg["epochs"]:
         # Every epoch reads the same windows in the same order, from a zeroed state.
         batches = windows.take(steps).repeat()
-        callbacks = [ResetStates(), monitor, keras.callbacks.TensorBoard(log_dir=str(work_dir / "logs"))]
+        callbacks = [ResetStates(), EpochSeeds(config["seed"]), monitor, keras.callbacks.TensorBoard(log_dir=str(work_dir / "logs"))]
         trainer.fit(batches, epochs=tcfg["epochs"], initial_epoch=state["epoch"], steps_per_epoch=steps,
                     verbose=verbose, callbacks=callbacks, shuffle=False)
 

@@ -16,7 +16,7 @@ from nlpseq.data.vectors import embedding_matrix, read_word_vectors
 from nlpseq.errors import ConfigError
 from nlpseq.models.tagger import tagger_from_config
 from nlpseq.readers.schemes import convert_tags
-from nlpseq.training.callbacks import EpochMonitor
+from nlpseq.training.callbacks import EpochMonitor, EpochSeeds
 from nlpseq.training.checkpoints import CheckpointManager
 from nlpseq.training.config import save_config
 from nlpseq.training.evaluation import main_metric, predict_tags, score_tagging
@@ -221,7 +221,7 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
             singleton_mask=_singleton_mask(features, train), **bucketing,
         )
         # The monitor goes first: it adds the dev metric to the logs the others see.
-        callbacks = [monitor, keras.callbacks.TensorBoard(log_dir=str(work_dir / "logs"))]
+        callbacks = [EpochSeeds(config["seed"]), monitor, keras.callbacks.TensorBoard(log_dir=str(work_dir / "logs"))]
         model.fit(batches, epochs=tcfg["epochs"], initial_epoch=state["epoch"], steps_per_epoch=steps,
                   verbose=verbose, callbacks=callbacks, shuffle=False)
 
