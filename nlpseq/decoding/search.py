@@ -231,8 +231,13 @@ def _filter_logits(logits, top_k, top_p, use_top_k=True, use_top_p=True):
         # top_p >= 1 is "off" even where rounding makes the sum reach 1 early.
         in_nucleus = tf.logical_or(mass_before < tf.cast(top_p, probs.dtype), top_p >= 1.0)
         keep = tf.logical_and(keep, in_nucleus)
-    inverse = tf.argsort(order, axis=-1)
-    keep = tf.gather(keep, inverse, batch_dims=rank - 1)
+    # Back to token order: scattering by `order` is linear, where inverting the
+    # permutation with a second argsort would sort the vocabulary again.
+    flat_order = tf.reshape(order, [-1, vocab])
+    rows = tf.broadcast_to(tf.range(tf.shape(flat_order)[0])[:, None], tf.shape(flat_order))
+    keep = tf.scatter_nd(tf.stack([rows, flat_order], axis=-1), tf.cast(tf.reshape(keep, [-1, vocab]), tf.int8),
+                         tf.shape(flat_order))
+    keep = tf.reshape(tf.cast(keep, tf.bool), tf.shape(logits))
     return tf.where(keep, logits, removed)
 
 
@@ -346,7 +351,12 @@ def sample(step_fn, start_ids, states, *, max_new_tokens, eos_id, constants=(), 
         if strategy == "greedy":
             return tf.argmax(logits, axis=-1, output_type=tf.int32)
         scaled = logits / temperature if use_temperature else logits
-        scaled = _filter_logits(scaled, top_k, top_p, use_top_k, use_top_p)
+        if use_top_k or use_top_p:
+            # Tensor parameters may still say "off" at run time: skip the sort then.
+            active = tf.logical_or(top_k > 0, top_p < 1.0) if use_top_k and use_top_p else (
+                top_k > 0 if use_top_k else top_p < 1.0)
+            scaled = tf.cond(active, lambda: _filter_logits(scaled, top_k, top_p, use_top_k, use_top_p),
+                             lambda: scaled)
         step_seed = tf.stack([seed, tf.cast(step, tf.int64)])
         return tf.random.stateless_categorical(scaled, 1, seed=step_seed, dtype=tf.int32)[:, 0]
 

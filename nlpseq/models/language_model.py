@@ -133,9 +133,19 @@ class RNNLanguageModel(keras.Model):
         return self._logits(hidden, training), states
 
     def step(self, ids, states):
-        """One generation step: logits of the token after `ids` (B,) and the new states."""
-        logits, states = self.forward(ops.expand_dims(ids, 1), states, training=False)
-        return logits[:, 0, :], states
+        """One generation step: logits of the token after `ids` (B,) and the new states.
+
+        It calls the recurrent cells directly: running each layer over a
+        one-step sequence would wrap every step of a decode loop in a loop of
+        its own (several times slower per token on a CPU).
+        """
+        x = ops.take(self.embedding.embeddings, ops.cast(ids, "int32"), axis=0)
+        per = self.stack.states_per_layer
+        new_states = []
+        for i, rnn in enumerate(self.stack.rnns):
+            x, state = rnn.cell(x, list(states[i * per:(i + 1) * per]), training=False)
+            new_states += list(state) if isinstance(state, (list, tuple)) else [state]
+        return self._logits(x, training=False), new_states
 
     def call(self, ids, training=None):
         return self.forward(ids, None, training=training)[0]

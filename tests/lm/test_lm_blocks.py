@@ -67,8 +67,9 @@ def test_forward_in_two_windows_equals_one_pass(cell):
     np.testing.assert_allclose(np.concatenate([first, second], axis=1), full, atol=1e-5)
 
 
-def test_step_matches_forward():
-    lm = small_lm()
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple"])
+def test_step_matches_forward(cell):
+    lm = small_lm(cell)
     ids = np.array([[3, 4, 5]], "int32")
     full, _ = lm.forward(ids)
     states = lm.zero_states(1)
