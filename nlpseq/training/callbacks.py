@@ -25,9 +25,12 @@ class EpochMonitor(keras.callbacks.Callback):
             after every epoch without improvement (decay on plateau). The rate
             is kept in `state["learning_rate"]`, so a resumed run continues
             with the decayed rate.
+        decay_start: if set, also decay after every epoch from this (1-based)
+            epoch on, improved or not (the fixed schedule of Zaremba et al.).
     """
 
-    def __init__(self, evaluate, metric, checkpoints, state, patience, higher_is_better=True, lr_decay=None):
+    def __init__(self, evaluate, metric, checkpoints, state, patience, higher_is_better=True, lr_decay=None,
+                 decay_start=None):
         super().__init__()
         self.evaluate = evaluate
         self.metric = metric
@@ -36,6 +39,7 @@ class EpochMonitor(keras.callbacks.Callback):
         self.patience = patience
         self.higher_is_better = higher_is_better
         self.lr_decay = lr_decay
+        self.decay_start = decay_start
         self._epoch_start = None
 
     def _improves(self, score):
@@ -63,11 +67,12 @@ class EpochMonitor(keras.callbacks.Callback):
             self.checkpoints.save_best(self.model)
         else:
             state["wait"] += 1
-            if self.lr_decay:
-                rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)) * self.lr_decay
-                self.model.optimizer.learning_rate = rate
-                state["learning_rate"] = rate
-                print(f"learning rate decayed to {rate:.3g}")
+        scheduled = self.decay_start is not None and epoch + 1 >= self.decay_start
+        if self.lr_decay and (scheduled or not improved):
+            rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)) * self.lr_decay
+            self.model.optimizer.learning_rate = rate
+            state["learning_rate"] = rate
+            print(f"learning rate decayed to {rate:.3g}")
         seconds = time.time() - self._epoch_start
         state["seconds"] += seconds
         state["history"].append(

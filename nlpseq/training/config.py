@@ -94,6 +94,7 @@ LM_DEFAULTS = {
         # over the window need their rate and clip scaled by the window length.
         "global_clipnorm": 0.25,
         "lr_decay": 0.5,  # learning rate factor after an epoch without dev improvement
+        "decay_start": None,  # from this epoch on, decay after every epoch (a fixed schedule)
         "patience": 4,  # epochs without dev improvement before stopping
         "eval_batch_size": 10,  # rows when scoring dev/test perplexity
         "jit_compile": True,  # XLA-compile the train step (about 1.6x faster on CPU for a 2x256 LSTM)

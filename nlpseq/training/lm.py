@@ -157,7 +157,8 @@ def train_lm(config, output_dir, work_dir=None, resume=False, verbose=1, command
     if tcfg["max_steps_per_epoch"]:
         steps = min(steps, tcfg["max_steps_per_epoch"])
     monitor = EpochMonitor(dev_perplexity, "perplexity", checkpoints, state, tcfg["patience"],
-                           higher_is_better=False, lr_decay=tcfg["lr_decay"])
+                           higher_is_better=False, lr_decay=tcfg["lr_decay"],
+                           decay_start=tcfg["decay_start"])
     if state["epoch"] < tcfg["epochs"]:
         # Every epoch reads the same windows in the same order, from a zeroed state.
         batches = windows.take(steps).repeat()

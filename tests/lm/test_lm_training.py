@@ -52,6 +52,14 @@ def test_learning_rate_decays_when_dev_perplexity_stalls(tmp_path, lm_files):
     assert s["learning_rate"] == pytest.approx(0.5 * 0.5 ** stalls)
 
 
+def test_scheduled_decay_halves_the_rate_every_epoch_from_decay_start(tmp_path, lm_files):
+    overrides = tiny_lm_overrides(lm_files, epochs=3) + ["training.decay_start=2", "training.patience=10"]
+    assert train(tmp_path, "sched", overrides) == 0
+    s = state(tmp_path, "sched")
+    # Epochs 2 and 3 decay on schedule; epoch 1 only if it failed to improve (it cannot: it is the first).
+    assert s["learning_rate"] == pytest.approx(0.02 * 0.5 ** 2)
+
+
 @pytest.mark.parametrize("extra", [
     ["tokenizer.type=sentencepiece", "tokenizer.vocab_size=40", "model.cell=gru"],
     ["model.cell=simple", "model.tie_weights=false", "model.num_layers=1"],
