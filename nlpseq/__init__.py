@@ -16,7 +16,11 @@ def __getattr__(name):
         from nlpseq.api.language_model import LanguageModel
 
         return LanguageModel
+    if name == "Translator":
+        from nlpseq.api.translator import Translator
+
+        return Translator
     raise AttributeError(f"module 'nlpseq' has no attribute {name!r}")
 
 
-__all__ = ["Tagger", "LanguageModel", "NlpseqError", "DataError", "ConfigError", "ModelDirError", "InputError"]
+__all__ = ["Tagger", "LanguageModel", "Translator", "NlpseqError", "DataError", "ConfigError", "ModelDirError", "InputError"]

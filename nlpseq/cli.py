@@ -14,7 +14,7 @@ from pathlib import Path
 from nlpseq.errors import NlpseqError
 
 TAGGING_TASKS = ("ner", "pos")
-TASKS = TAGGING_TASKS + ("lm",)
+TASKS = TAGGING_TASKS + ("lm", "translation")
 
 
 def _quiet_tensorflow():
@@ -44,6 +44,8 @@ def cmd_train(args):
     config = resolve_config(args.task, args.config, args.set or ())
     if args.task == "lm":
         from nlpseq.training.lm import train_lm as train
+    elif args.task == "translation":
+        from nlpseq.training.translation import train_translation as train
     else:
         from nlpseq.training.tagging import train_tagger as train
 
@@ -130,7 +132,32 @@ def _model_task(path):
     return config.get("task") if isinstance(config, dict) else None
 
 
+def _evaluate_translation(args):
+    from nlpseq.api.translator import Translator
+    from nlpseq.metrics.translation import translation_scores
+    from nlpseq.readers.parallel import read_parallel
+
+    if args.reference_file is None:
+        raise NlpseqError("a translation model needs SRC_FILE and REF_FILE")
+    translator = Translator.load(args.model_dir)
+    decoding = translator.config["decoding"]
+    pairs = read_parallel(args.data_file, args.reference_file)
+    hypotheses = translator.translate_batch([s for s, _ in pairs], beam_size=decoding["beam_size"],
+                                            length_penalty=decoding["length_penalty"])
+    scores = translation_scores(hypotheses, [r for _, r in pairs])
+    print(f"model: {args.model_dir}\nsource: {args.data_file}\nreference: {args.reference_file}\n"
+          f"sentences: {len(pairs)}  beam: {decoding['beam_size']}  length penalty: {decoding['length_penalty']}")
+    print(f"BLEU: {scores['bleu']:.2f}  ({scores['bleu_signature']})")
+    print(f"chrF: {scores['chrf']:.2f}  ({scores['chrf_signature']})")
+    print(json.dumps({"task": "translation", "bleu": scores["bleu"], "chrf": scores["chrf"],
+                      "sentences": len(pairs)}))
+
+
 def cmd_evaluate(args):
+    if _model_task(args.model_dir) == "translation":
+        return _evaluate_translation(args)
+    if args.reference_file is not None:
+        raise NlpseqError("REF_FILE is only for translation models")
     if _model_task(args.model_dir) == "lm":
         if not (Path(args.model_dir) / "checkpoints").is_dir():
             from nlpseq.export.model_dir import check_model_dir
@@ -211,6 +238,25 @@ def cmd_generate(args):
             print(text, flush=True)
 
 
+def cmd_translate(args):
+    from nlpseq.api.translator import Translator
+    from nlpseq.readers.text import read_text_lines
+
+    if (args.text is None) == (args.input is None):
+        raise NlpseqError("give either a TEXT or --input FILE")
+    translator = Translator.load(args.model_dir)
+    texts = [args.text] if args.text is not None else [line.strip() for line in read_text_lines(args.input)]
+    translations = translator.translate_batch(texts, beam_size=args.beam_size, length_penalty=args.length_penalty,
+                                              batch_size=args.batch_size)
+    text = "".join(t + "\n" for t in translations)
+    if args.output:
+        tmp = Path(args.output).with_name(f".{Path(args.output).name}.tmp-{os.getpid()}")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, args.output)  # never a half-written output file
+    else:
+        sys.stdout.write(text)
+
+
 def cmd_export(args):
     from nlpseq.export.model_dir import export_saved_model
 
@@ -254,7 +300,10 @@ def build_parser():
                                           "MODEL_DIR may also be a training run's --work-dir: its best "
                                           "checkpoint so far is scored.")
     evaluate.add_argument("model_dir", help="a model directory, or a training run's work dir")
-    evaluate.add_argument("data_file", help="labelled data in the model's training format")
+    evaluate.add_argument("data_file", help="labelled data in the model's training format; for a translation "
+                                            "model, the source file")
+    evaluate.add_argument("reference_file", nargs="?", help="translation models: the reference translations "
+                                                            "(line-aligned with the source; .gz accepted)")
     evaluate.set_defaults(func=cmd_evaluate)
 
     tag = sub.add_parser("tag", help="tag text with a tagger model",
@@ -286,6 +335,19 @@ def build_parser():
     generate.add_argument("--seed", type=int, help="seed for reproducible sampling")
     generate.add_argument("--batch-size", type=int, default=32, help="prompts per call with --input")
     generate.set_defaults(func=cmd_generate)
+
+    translate = sub.add_parser(
+        "translate", help="translate text with a seq2seq model",
+        description="Translate TEXT, or every line of --input (plain or .gz) into --output (one line each). "
+                    "Example: nlpseq translate saved_models/mt-multi30k-en-de \"A man is riding a bicycle.\"")
+    translate.add_argument("model_dir")
+    translate.add_argument("text", nargs="?", help="the sentence to translate")
+    translate.add_argument("--input", help="file of source sentences, one per line")
+    translate.add_argument("--output", help="write the translations here instead of standard output")
+    translate.add_argument("--beam-size", type=int, default=5, help="beams (1 = greedy; default 5)")
+    translate.add_argument("--length-penalty", type=float, default=0.6, help="GNMT length penalty (default 0.6)")
+    translate.add_argument("--batch-size", type=int, default=64, help="sentences per call (default 64)")
+    translate.set_defaults(func=cmd_translate)
 
     export = sub.add_parser("export", help="(re)write a model directory's SavedModel from its model.keras",
                             description="Rebuild MODEL_DIR/saved_model from model.keras and the assets, e.g. "

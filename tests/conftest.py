@@ -169,3 +169,62 @@ def tiny_lm_model(tmp_path_factory):
     root = tmp_path_factory.mktemp("lm")
     files = write_splits(root, write_text_file, make_lm_lines, (150, 20, 20), ".txt")
     return train_tiny_model(root, "lm", files, tiny_lm_overrides(files, epochs=4))
+
+
+EN_DE = {"a": "ein", "the": "der", "man": "mann", "dog": "hund", "woman": "frau", "child": "kind",
+         "rides": "fährt", "sees": "sieht", "finds": "findet", "bike": "rad", "ball": "ball", "car": "auto",
+         "red": "rotes", "big": "großes"}
+
+
+def make_parallel_pairs(n, seed=0):
+    """Synthetic English -> 'German' pairs: word-for-word, with the adjective moved after the noun."""
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(n):
+        subject = [rng.choice(["a", "the"]), rng.choice(["man", "dog", "woman", "child"])]
+        verb = rng.choice(["rides", "sees", "finds"])
+        obj = [rng.choice(["a", "the"]), rng.choice(["red", "big"]), rng.choice(["bike", "ball", "car"])]
+        source = subject + [verb] + obj
+        target = [EN_DE[w] for w in subject + [verb] + [obj[0], obj[2], obj[1]]]
+        pairs.append((" ".join(source) + " .", " ".join(target) + " ."))
+    return pairs
+
+
+def write_parallel_splits(root, sizes=(200, 20, 20)):
+    """Writes train/dev/test .en/.de files (test gzipped); returns {split: (source, target)} paths."""
+    import gzip
+
+    files = {}
+    for seed, (split, size) in enumerate(zip(("train", "dev", "test"), sizes), start=1):
+        pairs = make_parallel_pairs(size, seed=seed)
+        paths = []
+        for side, lang in enumerate(("en", "de")):
+            text = "".join(p[side] + "\n" for p in pairs)
+            if split == "test":
+                path = root / f"{split}.{lang}.gz"
+                with gzip.open(path, "wt", encoding="utf-8") as f:
+                    f.write(text)
+            else:
+                path = root / f"{split}.{lang}"
+                path.write_text(text, encoding="utf-8")
+            paths.append(path)
+        files[split] = tuple(paths)
+    return files
+
+
+def tiny_translation_overrides(files, epochs=3):
+    """`--set` overrides for a tiny, fast translation model on `make_parallel_pairs` text."""
+    data = [f"data.{split}_{side}={files[split][i]}" for split in files for i, side in enumerate(("source", "target"))]
+    return data + [
+        "tokenizer.type=word", "model.embedding_dim=16", "model.encoder_units=16", "model.decoder_units=24",
+        "model.dropout=0.1", f"training.epochs={epochs}", "training.batch_size=16",
+        "training.learning_rate=0.01", "decoding.beam_size=3",
+    ]
+
+
+@pytest.fixture(scope="session")
+def tiny_translation_model(tmp_path_factory):
+    """A tiny word-level translation model trained once per test session."""
+    root = tmp_path_factory.mktemp("mt")
+    files = write_parallel_splits(root)
+    return train_tiny_model(root, "translation", files, tiny_translation_overrides(files, epochs=6))

@@ -167,6 +167,16 @@ def export_saved_model(model_dir):
         encoder = TextEncoder.load(model_dir / "assets")
         replace_dir(lambda tmp: export_lm(model, encoder, tmp), model_dir / "saved_model")
         return
+    if isinstance(model, nlpseq.models.Seq2SeqModel):
+        from nlpseq.export.translation_saved_model import export_translator
+        from nlpseq.training.translation import TranslationEncoders
+
+        encoders = TranslationEncoders.load(model_dir / "assets")
+        decoding = yaml.safe_load((model_dir / "config.yaml").read_text(encoding="utf-8"))["decoding"]
+        limits = {k: decoding[k] for k in ("max_length_ratio", "max_length_offset")}
+        replace_dir(lambda tmp: export_translator(model, encoders.source, encoders.target, tmp, **limits),
+                    model_dir / "saved_model")
+        return
     features = TaggingFeatures.load(model_dir / "assets")
     replace_dir(lambda tmp: export_tagger(model, features, tmp), model_dir / "saved_model")
 
@@ -281,3 +291,56 @@ def write_lm_dir(output_dir, lm, encoder, config, metrics, wall_seconds=0.0):
 
     write_model_dir(output_dir, lm_inference_copy(lm), encoder, lambda m, path: export_lm(m, encoder, path),
                     config, metrics, _lm_card, wall_seconds)
+
+
+def _translation_card(config, metrics, wall_seconds, size_mb):
+    m, t, d, tok = config["model"], config["training"], config["decoding"], config["tokenizer"]
+    data = config["data"]
+    lines = [
+        "# Translation — nlpseq Seq2SeqModel",
+        "",
+        f"- data: train `{data['train_source']}` → `{data['train_target']}`, dev `{data['dev_source']}`, "
+        f"test `{data['test_source']}` → `{data['test_target']}`",
+        f"- tokens: {tok['type']}"
+        + (f" {tok['model_type']}, {tok['vocab_size']} pieces {'(joint)' if tok['joint'] else 'per language'}"
+           if tok["type"] == "sentencepiece" else ""),
+        f"- architecture: embeddings {m['embedding_dim']}d → bidirectional {m['cell'].upper()} "
+        f"{m['encoder_layers']}×{m['encoder_units']} per direction → bridge → {m['cell'].upper()} decoder "
+        f"{m['decoder_layers']}×{m['decoder_units']} with {m['attention']} attention and input feeding; "
+        f"{metrics.get('parameters', 0):,} parameters",
+        f"- regularization: dropout {m['dropout']}, label smoothing {m['label_smoothing']}",
+        f"- training: batches of {t['batch_size']} sentence pairs, {t['optimizer']} lr {t['learning_rate']}, "
+        f"global clip norm {t['global_clipnorm']}, early stopping on dev {t['early_stopping']}",
+        f"- decoding: beam {d['beam_size']}, length penalty {d['length_penalty']}, at most "
+        f"{d['max_length_ratio']} × source tokens + {d['max_length_offset']}",
+        f"- training command: `{metrics.get('command', 'n/a')}`"
+        + "".join(f"; resumed with `{c}`" for c in metrics.get("resumed_with", [])),
+        f"- training time: {metrics.get('train_seconds', 0) / 60:.1f} min of epochs "
+        f"({wall_seconds / 60:.1f} min wall) on {platform.machine()} CPU, best epoch {metrics.get('best_epoch')} "
+        f"of {metrics.get('epochs_run')}",
+        f"- size on disk: {size_mb:.1f} MB",
+        "",
+        "## Metrics",
+        "",
+        "| metric | value |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {k} | {v:.2f} |" for k, v in metrics.items() if isinstance(v, float) and k != "train_seconds"]
+    lines += [f"| {k} | `{v}` |" for k, v in metrics.items() if k.endswith("signature")]
+    lines += ["", "## Use", "", "```python", "from nlpseq import Translator",
+              "tr = Translator.load(\"MODEL_DIR\")", "tr.translate(\"A man is riding a bicycle.\", beam_size=5)",
+              "```", "", "## Config", "", "```yaml", yaml.safe_dump(config, sort_keys=False).rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+def write_translation_dir(output_dir, model, encoders, config, metrics, wall_seconds=0.0):
+    """Writes a complete translation model directory (see `write_model_dir`; `encoders` are its assets)."""
+    from nlpseq.export.translation_saved_model import export_translator
+
+    copy = model.__class__.from_config(model.get_config())
+    copy({"source": np.ones((1, 2), "int32"), "target_in": np.ones((1, 2), "int32")})
+    copy.set_weights(model.get_weights())
+    limits = {k: config["decoding"][k] for k in ("max_length_ratio", "max_length_offset")}
+    write_model_dir(output_dir, copy, encoders,
+                    lambda m, path: export_translator(m, encoders.source, encoders.target, path, **limits),
+                    config, metrics, _translation_card, wall_seconds)

@@ -4,6 +4,7 @@ Every layer uses `keras.ops` only (any Keras backend) and is registered for
 `.keras` saving under the package name "nlpseq".
 """
 
+from nlpseq.layers.attention import ATTENTION_TYPES, Attention, AttentionDecoderCell
 from nlpseq.layers.crf import (
     CRF,
     crf_decode,
@@ -24,6 +25,9 @@ from nlpseq.layers.rnn_encoder import RNNEncoder, cudnn_eligible
 from nlpseq.layers.rnn_stack import RecurrentStack, VariationalDropout
 
 __all__ = [
+    "ATTENTION_TYPES",
+    "Attention",
+    "AttentionDecoderCell",
     "CRF",
     "crf_decode",
     "crf_log_likelihood",

@@ -1,0 +1,3 @@
+from nlpseq.metrics.translation import translation_scores
+
+__all__ = ["translation_scores"]

@@ -6,6 +6,7 @@ names the file and line.
 
 from nlpseq.readers.conll import read_conll, read_tokens_file, write_conll
 from nlpseq.readers.conllu import read_conllu
+from nlpseq.readers.parallel import filter_pairs_by_length, read_parallel
 from nlpseq.readers.schemes import (
     SCHEMES,
     convert_tags,
@@ -22,6 +23,8 @@ __all__ = [
     "write_conll",
     "read_tokens_file",
     "read_conllu",
+    "read_parallel",
+    "filter_pairs_by_length",
     "SCHEMES",
     "normalize_scheme",
     "validate_tag",

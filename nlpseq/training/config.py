@@ -102,7 +102,61 @@ LM_DEFAULTS = {
     },
 }
 
-DEFAULTS = {"ner": TAGGER_DEFAULTS, "pos": TAGGER_DEFAULTS, "lm": LM_DEFAULTS}
+TRANSLATION_DEFAULTS = {
+    "task": "translation",
+    "seed": 1,
+    "data": {
+        # Line-aligned source/target files (plain or .gz).
+        "train_source": None, "train_target": None,
+        "dev_source": None, "dev_target": None,
+        "test_source": None, "test_target": None,
+        "max_source_length": 80,  # training pairs longer than this (in tokens) are skipped
+        "max_target_length": 80,
+    },
+    "tokenizer": {
+        "type": "sentencepiece",  # sentencepiece | word
+        "joint": False,  # one vocabulary for both languages (needed for model.share_embeddings)
+        "vocab_size": 8000,  # per language (or joint)
+        "model_type": "unigram",  # unigram | bpe
+        "lowercase": False,  # word tokenizer only
+        "min_freq": 1,  # word tokenizer only
+    },
+    "model": {
+        "cell": "lstm",  # lstm | gru
+        "embedding_dim": 256,
+        "encoder_units": 256,  # per direction
+        "encoder_layers": 1,
+        "decoder_units": 512,
+        "decoder_layers": 1,
+        "attention": "general",  # dot | general (Luong) | bahdanau (additive)
+        "dropout": 0.3,
+        "label_smoothing": 0.1,
+        "tie_embeddings": False,  # target embeddings shared with the output layer
+        "share_embeddings": False,  # one table for source and target (needs tokenizer.joint)
+    },
+    "training": {
+        "epochs": 20,
+        "batch_size": 64,
+        "bucket_width": 5,
+        "optimizer": "adam",
+        "learning_rate": 0.001,
+        "global_clipnorm": 5.0,
+        "lr_decay": 0.5,  # learning rate factor after an epoch without dev improvement
+        "decay_start": None,  # from this epoch on, decay after every epoch
+        "patience": 4,
+        "early_stopping": "bleu",  # bleu (greedy dev BLEU) | loss (dev cross-entropy)
+        "jit_compile": False,
+        "max_steps_per_epoch": None,  # for quick tests
+    },
+    "decoding": {
+        "beam_size": 5,
+        "length_penalty": 0.6,  # GNMT alpha
+        "max_length_ratio": 2.0,  # output tokens per source token ...
+        "max_length_offset": 10,  # ... plus this many
+    },
+}
+
+DEFAULTS = {"ner": TAGGER_DEFAULTS, "pos": TAGGER_DEFAULTS, "lm": LM_DEFAULTS, "translation": TRANSLATION_DEFAULTS}
 
 
 def _merge(base, override, where=""):
