@@ -87,6 +87,24 @@ def train_tiny_model(root, task, files, overrides):
     return {"files": files, "out": out, "work": work}
 
 
+def run_training(task, root, name, overrides, *extra):
+    """`nlpseq train TASK` into root/NAME (work dir root/w-NAME); returns the exit status."""
+    from nlpseq.cli import main
+
+    args = ["train", task, "--output", str(root / name), "--work-dir", str(root / f"w-{name}"), "--verbose", "0",
+            *extra]
+    for item in overrides:
+        args += ["--set", item]
+    return main(args)
+
+
+def run_state(root, name):
+    """The checkpointed trainer state of a `run_training` run."""
+    import json
+
+    return json.loads((root / f"w-{name}" / "checkpoints" / "state.json").read_text())
+
+
 @pytest.fixture(scope="session")
 def tiny_ner_model(tmp_path_factory):
     """A tiny NER model trained once per test session (about 20 s)."""

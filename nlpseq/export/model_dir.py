@@ -54,6 +54,18 @@ def replace_dir(build, target):
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _run_lines(metrics, wall_seconds, size_mb):
+    """The model card lines on how a model was made: commands, time, size."""
+    return [
+        f"- training command: `{metrics.get('command', 'n/a')}`"
+        + "".join(f"; resumed with `{c}`" for c in metrics.get("resumed_with", [])),
+        f"- training time: {metrics.get('train_seconds', 0) / 60:.1f} min of epochs "
+        f"({wall_seconds / 60:.1f} min wall) on {platform.machine()} CPU, best epoch {metrics.get('best_epoch')} "
+        f"of {metrics.get('epochs_run')}",
+        f"- size on disk: {size_mb:.1f} MB",
+    ]
+
+
 def _card(config, metrics, wall_seconds, size_mb):
     task = config["task"]
     title = {"ner": "Named-entity recognition", "pos": "Part-of-speech tagging"}.get(task, task)
@@ -66,11 +78,7 @@ def _card(config, metrics, wall_seconds, size_mb):
         f" + char {config['features']['char']['type']} + casing {config['features']['casing']['dim']}d"
         f" → {'Bi' if config['encoder']['bidirectional'] else ''}{config['encoder']['cell'].upper()}"
         f" {config['encoder']['num_layers']}×{config['encoder']['units']} → {config['head']['type']}",
-        f"- training command: `{metrics.get('command', 'n/a')}`"
-        + "".join(f"; resumed with `{c}`" for c in metrics.get("resumed_with", [])),
-        f"- training time: {metrics.get('train_seconds', 0) / 60:.1f} min of epochs "
-        f"({wall_seconds / 60:.1f} min wall) on {platform.machine()} CPU, best epoch {metrics.get('best_epoch')} of {metrics.get('epochs_run')}",
-        f"- size on disk: {size_mb:.1f} MB",
+        *_run_lines(metrics, wall_seconds, size_mb),
         "",
         "## Metrics",
         "",
@@ -254,12 +262,7 @@ def _lm_card(config, metrics, wall_seconds, size_mb):
         f" (×{t['lr_decay']} after an epoch without dev gain"
         + (f" and after every epoch from epoch {t['decay_start']} on" if t.get("decay_start") else "")
         + f"), global clip norm {t['global_clipnorm']}",
-        f"- training command: `{metrics.get('command', 'n/a')}`"
-        + "".join(f"; resumed with `{c}`" for c in metrics.get("resumed_with", [])),
-        f"- training time: {metrics.get('train_seconds', 0) / 60:.1f} min of epochs "
-        f"({wall_seconds / 60:.1f} min wall) on {platform.machine()} CPU, best epoch {metrics.get('best_epoch')} "
-        f"of {metrics.get('epochs_run')}",
-        f"- size on disk: {size_mb:.1f} MB",
+        *_run_lines(metrics, wall_seconds, size_mb),
         "",
         "## Metrics",
         "",
@@ -313,12 +316,7 @@ def _translation_card(config, metrics, wall_seconds, size_mb):
         f"global clip norm {t['global_clipnorm']}, early stopping on dev {t['early_stopping']}",
         f"- decoding: beam {d['beam_size']}, length penalty {d['length_penalty']}, at most "
         f"{d['max_length_ratio']} × source tokens + {d['max_length_offset']}",
-        f"- training command: `{metrics.get('command', 'n/a')}`"
-        + "".join(f"; resumed with `{c}`" for c in metrics.get("resumed_with", [])),
-        f"- training time: {metrics.get('train_seconds', 0) / 60:.1f} min of epochs "
-        f"({wall_seconds / 60:.1f} min wall) on {platform.machine()} CPU, best epoch {metrics.get('best_epoch')} "
-        f"of {metrics.get('epochs_run')}",
-        f"- size on disk: {size_mb:.1f} MB",
+        *_run_lines(metrics, wall_seconds, size_mb),
         "",
         "## Metrics",
         "",

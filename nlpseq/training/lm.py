@@ -1,8 +1,6 @@
 """Training a recurrent language model with truncated BPTT (`nlpseq train lm`)."""
 
 import json
-import time
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -13,10 +11,9 @@ from nlpseq.models.language_model import RNNLanguageModel
 from nlpseq.readers.text import read_text_lines
 from nlpseq.tokenizers.text_encoder import TextEncoder
 from nlpseq.training.callbacks import EpochMonitor, EpochSeeds
-from nlpseq.training.checkpoints import CheckpointManager
 from nlpseq.training.config import save_config
 from nlpseq.training.perplexity import perplexity, stream_log_likelihood
-from nlpseq.training.tagging import OPTIMIZERS
+from nlpseq.training.run import TrainingRun
 from nlpseq.training.tbptt import ResetStates, StreamTrainer
 
 
@@ -101,23 +98,14 @@ def train_lm(config, output_dir, work_dir=None, resume=False, verbose=1, command
     Returns:
         The metrics dict that is also saved as `metrics.json`.
     """
-    from nlpseq.export.model_dir import current_command, write_lm_dir
+    from nlpseq.export.model_dir import write_lm_dir
 
-    command = command or current_command()
-    keras.utils.set_random_seed(config["seed"])
-    tcfg = config["training"]
-    if tcfg["optimizer"] not in OPTIMIZERS:
-        raise ConfigError(f"unknown training.optimizer '{tcfg['optimizer']}' (choose {', '.join(OPTIMIZERS)})")
-    work_dir = Path(work_dir or Path("runs") / Path(output_dir).name)
-    checkpoints = CheckpointManager(work_dir / "checkpoints")
-    if resume and not checkpoints.has_checkpoint():
-        raise ConfigError(f"--resume: no checkpoint in {checkpoints.directory}")
-
-    started = time.time()
+    run = TrainingRun(config, output_dir, work_dir, resume, command)
+    tcfg, work_dir = config["training"], run.work_dir
     if not config["data"]["train"]:
         raise ConfigError("data.train is not set")
     train, dev, test = (read_corpus(config["data"][s]) for s in ("train", "dev", "test"))
-    if resume:
+    if run.resume:
         encoder = TextEncoder.load(work_dir / "assets")  # the interrupted run's ids
     else:
         encoder = build_encoder(config, train)
@@ -133,20 +121,11 @@ def train_lm(config, output_dir, work_dir=None, resume=False, verbose=1, command
 
     lm = build_lm(config, encoder.vocab_size)
     trainer = StreamTrainer(lm, batch_size)
-    optimizer = OPTIMIZERS[tcfg["optimizer"]](learning_rate=tcfg["learning_rate"],
-                                              global_clipnorm=tcfg["global_clipnorm"])
-    trainer.compile(optimizer=optimizer, jit_compile=tcfg["jit_compile"])
+    trainer.compile(optimizer=run.optimizer(), jit_compile=tcfg["jit_compile"])
     trainer(np.ones((batch_size, 1), "int32"))
     print(f"parameters: {lm.count_params():,}")
-
-    state = {"epoch": 0, "best": None, "best_epoch": None, "wait": 0, "history": [], "seconds": 0.0,
-             "command": command, "resumed_with": [], "learning_rate": tcfg["learning_rate"]}
-    if resume:
-        checkpoints.restore_last(trainer)
-        state = checkpoints.load_state()
-        state.setdefault("resumed_with", []).append(command)
-        optimizer.learning_rate = state["learning_rate"]
-        print(f"resumed after epoch {state['epoch']} (best dev perplexity {state['best']})")
+    run.restore(trainer)
+    state = run.state
 
     def dev_perplexity(logs):
         if not dev:
@@ -156,24 +135,21 @@ def train_lm(config, output_dir, work_dir=None, resume=False, verbose=1, command
     windows, steps = stream_windows(train_ids, batch_size, bptt)
     if tcfg["max_steps_per_epoch"]:
         steps = min(steps, tcfg["max_steps_per_epoch"])
-    monitor = EpochMonitor(dev_perplexity, "perplexity", checkpoints, state, tcfg["patience"],
+    monitor = EpochMonitor(dev_perplexity, "perplexity", run.checkpoints, state, tcfg["patience"],
                            higher_is_better=False, lr_decay=tcfg["lr_decay"],
                            decay_start=tcfg["decay_start"])
-    if state["epoch"] < tcfg["epochs"]:
+    if run.epochs_left():
         # Every epoch reads the same windows in the same order, from a zeroed state.
         batches = windows.take(steps).repeat()
         callbacks = [ResetStates(), EpochSeeds(config["seed"]), monitor, keras.callbacks.TensorBoard(log_dir=str(work_dir / "logs"))]
         trainer.fit(batches, epochs=tcfg["epochs"], initial_epoch=state["epoch"], steps_per_epoch=steps,
                     verbose=verbose, callbacks=callbacks, shuffle=False)
 
-    checkpoints.restore_best(trainer)
-    metrics = {"task": "lm", "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
-               "train_seconds": round(state["seconds"], 1), "dev_perplexity": state["best"],
-               "parameters": int(lm.count_params()),
-               "command": state.get("command", command), "resumed_with": state.get("resumed_with", [])}
+    run.checkpoints.restore_best(trainer)
+    metrics = run.metrics("lm", "perplexity", parameters=int(lm.count_params()))
     if test:
         scores = score_lines(lm, encoder, test, tcfg["eval_batch_size"], bptt)
         metrics.update({f"test_{k}": v for k, v in scores.items()})
     print(json.dumps(metrics))
-    write_lm_dir(output_dir, lm, encoder, config, metrics, wall_seconds=time.time() - started)
+    write_lm_dir(output_dir, lm, encoder, config, metrics, wall_seconds=run.wall_seconds)
     return metrics

@@ -3,8 +3,6 @@
 import collections
 import contextlib
 import json
-import time
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -17,11 +15,10 @@ from nlpseq.errors import ConfigError
 from nlpseq.models.tagger import tagger_from_config
 from nlpseq.readers.schemes import convert_tags
 from nlpseq.training.callbacks import EpochMonitor, EpochSeeds
-from nlpseq.training.checkpoints import CheckpointManager
+from nlpseq.training.run import OPTIMIZERS, TrainingRun
 from nlpseq.training.config import save_config
 from nlpseq.training.evaluation import main_metric, predict_tags, score_tagging
 
-OPTIMIZERS = {"adam": keras.optimizers.Adam, "nadam": keras.optimizers.Nadam, "sgd": keras.optimizers.SGD}
 
 
 def read_split(config, split):
@@ -154,22 +151,14 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
     Returns:
         The metrics dict that is also saved as `metrics.json`.
     """
-    from nlpseq.export.model_dir import current_command, write_tagger_dir
+    from nlpseq.export.model_dir import write_tagger_dir
 
-    command = command or current_command()
-
-    keras.utils.set_random_seed(config["seed"])
-    task, tcfg = config["task"], config["training"]
-    work_dir = Path(work_dir or Path("runs") / Path(output_dir).name)
-    checkpoints = CheckpointManager(work_dir / "checkpoints")
-    if resume and not checkpoints.has_checkpoint():
-        raise ConfigError(f"--resume: no checkpoint in {checkpoints.directory}")
-
-    started = time.time()
+    run = TrainingRun(config, output_dir, work_dir, resume, command)
+    task, tcfg, work_dir = config["task"], config["training"], run.work_dir
     train, dev, test = (read_split(config, s) for s in ("train", "dev", "test"))
     if not train:
         raise ConfigError("data.train is not set")
-    if resume:
+    if run.resume:
         # The vocabularies of the interrupted run, so ids match its weights.
         features = TaggingFeatures.load(work_dir / "features")
         pretrained = None
@@ -195,13 +184,8 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
     if tcfg["max_steps_per_epoch"]:
         steps = min(steps, tcfg["max_steps_per_epoch"])
     metric = main_metric(task)
-    state = {"epoch": 0, "best": None, "best_epoch": None, "wait": 0, "history": [], "seconds": 0.0,
-             "command": command, "resumed_with": []}
-    if resume:
-        checkpoints.restore_last(model)
-        state = checkpoints.load_state()
-        state.setdefault("resumed_with", []).append(command)
-        print(f"resumed after epoch {state['epoch']} (best dev {metric} {state['best']})")
+    run.restore(model)
+    state = run.state
 
     if not dev:
         metric = "neg_train_loss"  # without a dev set, stop on the training loss
@@ -212,8 +196,8 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
         predicted = predict_tags(model, features, [w for w, _ in dev])
         return score_tagging(task, [t for _, t in dev], predicted, config["data"]["model_scheme"])[metric]
 
-    monitor = EpochMonitor(dev_score, metric, checkpoints, state, tcfg["patience"])
-    if state["epoch"] < tcfg["epochs"]:
+    monitor = EpochMonitor(dev_score, metric, run.checkpoints, state, tcfg["patience"])
+    if run.epochs_left():
         batches = epoch_batches(
             train_ds, state["epoch"], tcfg["epochs"], tcfg["batch_size"], seed=config["seed"],
             max_batches=tcfg["max_steps_per_epoch"], shuffle_buffer=tcfg["shuffle_buffer"],
@@ -225,10 +209,8 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
         model.fit(batches, epochs=tcfg["epochs"], initial_epoch=state["epoch"], steps_per_epoch=steps,
                   verbose=verbose, callbacks=callbacks, shuffle=False)
 
-    checkpoints.restore_best(model)
-    metrics = {"task": task, "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
-               "train_seconds": round(state["seconds"], 1), f"dev_{metric}": state["best"],
-               "command": state.get("command", command), "resumed_with": state.get("resumed_with", [])}
+    run.checkpoints.restore_best(model)
+    metrics = run.metrics(task, metric)
     if test:
         predicted = predict_tags(model, features, [w for w, _ in test])
         scores = score_tagging(task, [t for _, t in test], predicted, config["data"]["model_scheme"])
@@ -236,6 +218,6 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
         if "report" in scores:
             print(scores["report"])
     print(json.dumps(metrics))
-    write_tagger_dir(output_dir, model, features, config, metrics, wall_seconds=time.time() - started)
+    write_tagger_dir(output_dir, model, features, config, metrics, wall_seconds=run.wall_seconds)
     return metrics
 

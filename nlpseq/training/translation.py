@@ -1,8 +1,6 @@
 """Training an attentional seq2seq translation model (`nlpseq train translation`)."""
 
 import json
-import time
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -13,9 +11,8 @@ from nlpseq.models.seq2seq import Seq2SeqModel
 from nlpseq.readers.parallel import read_parallel
 from nlpseq.tokenizers.text_encoder import TextEncoder
 from nlpseq.training.callbacks import EpochMonitor, EpochSeeds
-from nlpseq.training.checkpoints import CheckpointManager
 from nlpseq.training.config import save_config
-from nlpseq.training.tagging import OPTIMIZERS
+from nlpseq.training.run import TrainingRun
 
 
 class TranslationEncoders:
@@ -111,27 +108,18 @@ def train_translation(config, output_dir, work_dir=None, resume=False, verbose=1
     Returns:
         The metrics dict that is also saved as `metrics.json`.
     """
-    from nlpseq.export.model_dir import current_command, write_translation_dir
+    from nlpseq.export.model_dir import write_translation_dir
     from nlpseq.export.translation_saved_model import TranslatorModule
     from nlpseq.metrics.translation import translation_scores
 
-    command = command or current_command()
-    keras.utils.set_random_seed(config["seed"])
-    tcfg, dcfg = config["training"], config["decoding"]
-    if tcfg["optimizer"] not in OPTIMIZERS:
-        raise ConfigError(f"unknown training.optimizer '{tcfg['optimizer']}' (choose {', '.join(OPTIMIZERS)})")
+    run = TrainingRun(config, output_dir, work_dir, resume, command)
+    tcfg, dcfg, work_dir = config["training"], config["decoding"], run.work_dir
     if tcfg["early_stopping"] not in ("bleu", "loss"):
         raise ConfigError(f"training.early_stopping must be bleu or loss, got {tcfg['early_stopping']!r}")
-    work_dir = Path(work_dir or Path("runs") / Path(output_dir).name)
-    checkpoints = CheckpointManager(work_dir / "checkpoints")
-    if resume and not checkpoints.has_checkpoint():
-        raise ConfigError(f"--resume: no checkpoint in {checkpoints.directory}")
-
-    started = time.time()
     train, dev, test = (read_split(config, s) for s in ("train", "dev", "test"))
     if not train:
         raise ConfigError("data.train_source and data.train_target are not set")
-    if resume:
+    if run.resume:
         encoders = TranslationEncoders.load(work_dir / "assets")  # the interrupted run's ids
     else:
         encoders = build_encoders(config, train)
@@ -145,21 +133,13 @@ def train_translation(config, output_dir, work_dir=None, resume=False, verbose=1
           f"{', joint' if config['tokenizer']['joint'] else ''})")
 
     model = build_seq2seq(config, encoders)
-    model.compile(optimizer=OPTIMIZERS[tcfg["optimizer"]](learning_rate=tcfg["learning_rate"],
-                                                          global_clipnorm=tcfg["global_clipnorm"]),
-                  jit_compile=tcfg["jit_compile"])
+    model.compile(optimizer=run.optimizer(), jit_compile=tcfg["jit_compile"])
     print(f"parameters: {model.count_params():,}")
     limits = {"max_length_ratio": dcfg["max_length_ratio"], "max_length_offset": dcfg["max_length_offset"]}
     translator = TranslatorModule(model, encoders.source, encoders.target, **limits)
 
-    state = {"epoch": 0, "best": None, "best_epoch": None, "wait": 0, "history": [], "seconds": 0.0,
-             "command": command, "resumed_with": [], "learning_rate": tcfg["learning_rate"]}
-    if resume:
-        checkpoints.restore_last(model)
-        state = checkpoints.load_state()
-        state.setdefault("resumed_with", []).append(command)
-        model.optimizer.learning_rate = state["learning_rate"]
-        print(f"resumed after epoch {state['epoch']} (best dev {tcfg['early_stopping']} {state['best']})")
+    run.restore(model)
+    state = run.state
 
     dev_sources, dev_targets = encode_pairs(dev, encoders.source, encoders.target) if dev else ([], [])
     bucketing = {"bucket_width": tcfg["bucket_width"]}
@@ -178,13 +158,13 @@ def train_translation(config, output_dir, work_dir=None, resume=False, verbose=1
 
     higher_is_better = tcfg["early_stopping"] == "bleu" and bool(dev)
     metric = "bleu" if higher_is_better else "loss"
-    monitor = EpochMonitor(dev_score, metric, checkpoints, state, tcfg["patience"],
+    monitor = EpochMonitor(dev_score, metric, run.checkpoints, state, tcfg["patience"],
                            higher_is_better=higher_is_better, lr_decay=tcfg["lr_decay"],
                            decay_start=tcfg["decay_start"])
     steps = count_translation_batches(sources, targets, tcfg["batch_size"], **bucketing)
     if tcfg["max_steps_per_epoch"]:
         steps = min(steps, tcfg["max_steps_per_epoch"])
-    if state["epoch"] < tcfg["epochs"]:
+    if run.epochs_left():
         batches = translation_epochs(sources, targets, state["epoch"], tcfg["epochs"], tcfg["batch_size"],
                                      bos_id=encoders.target.bos_id, eos_id=encoders.target.eos_id,
                                      seed=config["seed"], max_batches=tcfg["max_steps_per_epoch"], **bucketing)
@@ -193,16 +173,13 @@ def train_translation(config, output_dir, work_dir=None, resume=False, verbose=1
         model.fit(batches, epochs=tcfg["epochs"], initial_epoch=state["epoch"], steps_per_epoch=steps,
                   verbose=verbose, callbacks=callbacks, shuffle=False)
 
-    checkpoints.restore_best(model)
-    metrics = {"task": "translation", "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
-               "train_seconds": round(state["seconds"], 1), f"dev_{metric}": state["best"],
-               "parameters": int(model.count_params()),
-               "command": state.get("command", command), "resumed_with": state.get("resumed_with", [])}
+    run.checkpoints.restore_best(model)
+    metrics = run.metrics("translation", metric, parameters=int(model.count_params()))
     if test:
         hypotheses = translate_lines(translator, [s for s, _ in test], dcfg["beam_size"], dcfg["length_penalty"])
         scores = translation_scores(hypotheses, [t for _, t in test])
         metrics.update(test_bleu=scores["bleu"], test_chrf=scores["chrf"], test_sentences=len(test),
                        bleu_signature=scores["bleu_signature"], chrf_signature=scores["chrf_signature"])
     print(json.dumps(metrics))
-    write_translation_dir(output_dir, model, encoders, config, metrics, wall_seconds=time.time() - started)
+    write_translation_dir(output_dir, model, encoders, config, metrics, wall_seconds=run.wall_seconds)
     return metrics

@@ -5,8 +5,7 @@ import json
 import pytest
 
 from nlpseq import LanguageModel
-from nlpseq.cli import main
-from tests.conftest import make_lm_lines, tiny_lm_overrides, write_splits, write_text_file
+from tests.conftest import run_state, run_training, make_lm_lines, tiny_lm_overrides, write_splits, write_text_file
 
 
 @pytest.fixture
@@ -15,15 +14,11 @@ def lm_files(tmp_path):
 
 
 def train(tmp_path, name, overrides, *extra):
-    args = ["train", "lm", "--output", str(tmp_path / name), "--work-dir", str(tmp_path / f"w-{name}"),
-            "--verbose", "0", *extra]
-    for item in overrides:
-        args += ["--set", item]
-    return main(args)
+    return run_training("lm", tmp_path, name, overrides, *extra)
 
 
 def state(tmp_path, name):
-    return json.loads((tmp_path / f"w-{name}" / "checkpoints" / "state.json").read_text())
+    return run_state(tmp_path, name)
 
 
 def test_resume_reproduces_the_uninterrupted_run(tmp_path, lm_files):

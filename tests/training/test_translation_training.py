@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-from nlpseq.cli import main
-from tests.conftest import tiny_translation_overrides, write_parallel_splits
+from tests.conftest import run_state, run_training, tiny_translation_overrides, write_parallel_splits
 
 
 @pytest.fixture
@@ -14,11 +13,7 @@ def mt_files(tmp_path):
 
 
 def train(tmp_path, name, overrides, *extra):
-    args = ["train", "translation", "--output", str(tmp_path / name), "--work-dir", str(tmp_path / f"w-{name}"),
-            "--verbose", "0", *extra]
-    for item in overrides:
-        args += ["--set", item]
-    return main(args)
+    return run_training("translation", tmp_path, name, overrides, *extra)
 
 
 def test_joint_sentencepiece_shared_tied_bahdanau_gru_with_loss_stopping(tmp_path, mt_files):
@@ -41,7 +36,7 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path, mt_files):
     assert train(tmp_path, "a", overrides) == 0
     assert train(tmp_path, "b", [o.replace("epochs=2", "epochs=1") for o in overrides]) == 0
     assert train(tmp_path, "b", overrides, "--resume") == 0
-    history = [json.loads((tmp_path / f"w-{n}" / "checkpoints" / "state.json").read_text())["history"] for n in "ab"]
+    history = [run_state(tmp_path, n)["history"] for n in "ab"]
     assert [h["epoch"] for h in history[1]] == [1, 2]
     for ha, hb in zip(*history):
         assert hb["loss"] == pytest.approx(ha["loss"], rel=1e-4)
