@@ -20,7 +20,7 @@ def lm(tiny_lm_model):
 
 @pytest.fixture(scope="module")
 def keras_lm(tiny_lm_model):
-    import nlpseq.models  # noqa: F401
+    import nlpseq.models  # noqa: F401  (registers the model class)
 
     out = tiny_lm_model["out"]
     return keras.models.load_model(out / "model.keras", compile=False), TextEncoder.load(out / "assets")
@@ -149,3 +149,17 @@ def test_evaluate_and_generate_cli(tiny_lm_model, capsys):
     assert len(printed) == 1 and printed[0].startswith("the cat")
     assert main(["generate", str(out), "the cat", "--strategy", "top_p", "--top-p", "2"]) == 2
     assert "top_p must be in (0, 1]" in capsys.readouterr().err
+
+
+def test_decode_functions_are_traced_once_for_all_shapes_and_parameters(keras_lm):
+    from nlpseq.export.lm_saved_model import LMGenerator
+
+    model, encoder = keras_lm
+    generator = LMGenerator(model, encoder)
+    for prompts, steps, temperature, top_k, top_p, seed in [(["the cat"], 3, 1.0, 0, 1.0, 1),
+                                                           (["a", "my friend likes", ""], 7, 0.7, 3, 0.9, 2)]:
+        generator.generate_sample(tf.constant(prompts), tf.constant(steps), tf.constant(temperature),
+                                  tf.constant(top_k), tf.constant(top_p), tf.constant(seed))
+        generator.generate_beam(tf.constant(prompts), tf.constant(steps), tf.constant(2), tf.constant(0.5))
+    assert generator.generate_sample.experimental_get_tracing_count() == 1
+    assert generator.generate_beam.experimental_get_tracing_count() == 1
