@@ -8,7 +8,15 @@ import textwrap
 
 import pytest
 
-from tests.conftest import tiny_tagger_overrides
+from tests.conftest import (
+    make_lm_lines,
+    tiny_lm_overrides,
+    tiny_tagger_overrides,
+    tiny_translation_overrides,
+    write_parallel_splits,
+    write_splits,
+    write_text_file,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -19,21 +27,27 @@ def _run(code, env_extra):
                           capture_output=True, text=True, timeout=600)
 
 
-def test_jax_backend_trains_and_tensorflow_exports(tmp_path, ner_files):
-    pytest.importorskip("jax")
-    out = tmp_path / "jax-model"
-    overrides = tiny_tagger_overrides(ner_files, epochs=1)
+def _train_on_jax(runs):
+    """Trains each (task, output dir, overrides) through the CLI in one JAX-backend process."""
     code = f"""
         import keras, sys
         assert keras.backend.backend() == "jax"
         from nlpseq.cli import main
-        args = ["train", "ner", "--output", {str(out)!r}, "--work-dir", {str(tmp_path / 'w')!r}, "--verbose", "0"]
-        for item in {overrides!r}:
-            args += ["--set", item]
-        sys.exit(main(args))
+        for task, output, overrides in {[(t, str(o), ov) for t, o, ov in runs]!r}:
+            args = ["train", task, "--output", output, "--work-dir", output + "-work", "--verbose", "0"]
+            for item in overrides:
+                args += ["--set", item]
+            if main(args) != 0:
+                sys.exit(1)
     """
     result = _run(code, {"KERAS_BACKEND": "jax"})
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_jax_backend_trains_and_tensorflow_exports(tmp_path, ner_files):
+    pytest.importorskip("jax")
+    out = tmp_path / "jax-model"
+    _train_on_jax([("ner", out, tiny_tagger_overrides(ner_files, epochs=1))])
     assert (out / "model.keras").is_file() and not (out / "saved_model").exists()
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs_run"] == 1 and 0 <= metrics["test_f1"] <= 1
@@ -47,6 +61,27 @@ def test_jax_backend_trains_and_tensorflow_exports(tmp_path, ner_files):
     assert main(["export", str(out)]) == 0
     pairs = Tagger.load(out).tag("Mary visited Paris .")
     assert [w for w, _ in pairs] == ["Mary", "visited", "Paris", "."]
+
+
+@pytest.mark.slow
+def test_jax_backend_trains_language_and_translation_models(tmp_path):
+    """Truncated BPTT with carried state and the attention decoder train on JAX (every new
+    batch shape compiles anew there, hence opt-in); TensorFlow then exports both."""
+    pytest.importorskip("jax")
+    lm_files = write_splits(tmp_path, write_text_file, make_lm_lines, (60, 10, 10), ".txt")
+    (tmp_path / "mt").mkdir()
+    mt_files = write_parallel_splits(tmp_path / "mt", sizes=(40, 8, 8))
+    lm_dir, mt_dir = tmp_path / "jax-lm", tmp_path / "jax-mt"
+    _train_on_jax([("lm", lm_dir, tiny_lm_overrides(lm_files, epochs=1)),
+                   ("translation", mt_dir, tiny_translation_overrides(mt_files, epochs=1))])
+    from nlpseq import LanguageModel, Translator
+    from nlpseq.cli import main
+
+    for model_dir in (lm_dir, mt_dir):
+        assert main(["export", str(model_dir)]) == 0
+    assert json.loads((lm_dir / "metrics.json").read_text())["test_perplexity"] > 1
+    assert LanguageModel.load(lm_dir).generate("the cat", max_new_tokens=3).startswith("the cat")
+    assert isinstance(Translator.load(mt_dir).translate("a man rides a red bike ."), str)
 
 
 def test_mirrored_strategy_matches_one_device(tmp_path, ner_files):

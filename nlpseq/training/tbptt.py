@@ -38,10 +38,11 @@ class StreamTrainer(keras.Model):
     def reset_states(self):
         """Zeroes the carried state (start of an epoch)."""
         for variable in self.carried:
-            variable.assign(ops.zeros_like(variable))
+            variable.assign(ops.zeros(variable.shape, dtype=variable.dtype))
 
     def call(self, inputs, training=None):
-        states = [ops.stop_gradient(ops.convert_to_tensor(v)) for v in self.carried]
+        # `.value` reads the variable, or its current value inside JAX's stateless train step.
+        states = [ops.stop_gradient(v.value) for v in self.carried]
         logits, states = self.lm.forward(inputs, states, training=training)
         for variable, state in zip(self.carried, states):
             variable.assign(ops.cast(state, variable.dtype))

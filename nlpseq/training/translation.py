@@ -136,7 +136,14 @@ def train_translation(config, output_dir, work_dir=None, resume=False, verbose=1
     model.compile(optimizer=run.optimizer(), jit_compile=tcfg["jit_compile"])
     print(f"parameters: {model.count_params():,}")
     limits = {"max_length_ratio": dcfg["max_length_ratio"], "max_length_offset": dcfg["max_length_offset"]}
-    translator = TranslatorModule(model, encoders.source, encoders.target, **limits)
+    translator = None
+    if keras.backend.backend() == "tensorflow":
+        translator = TranslatorModule(model, encoders.source, encoders.target, **limits)
+    elif tcfg["early_stopping"] == "bleu":
+        # Decoding runs in TensorFlow graphs; other backends stop on the dev loss and leave
+        # BLEU to `nlpseq export` + `nlpseq evaluate` on the TensorFlow backend.
+        print(f"note: early stopping on dev loss (BLEU needs the TensorFlow backend, not {keras.backend.backend()})")
+        tcfg = {**tcfg, "early_stopping": "loss"}
 
     run.restore(model)
     state = run.state
@@ -175,7 +182,7 @@ def train_translation(config, output_dir, work_dir=None, resume=False, verbose=1
 
     run.checkpoints.restore_best(model)
     metrics = run.metrics("translation", metric, parameters=int(model.count_params()))
-    if test:
+    if test and translator is not None:
         hypotheses = translate_lines(translator, [s for s, _ in test], dcfg["beam_size"], dcfg["length_penalty"])
         scores = translation_scores(hypotheses, [t for _, t in test])
         metrics.update(test_bleu=scores["bleu"], test_chrf=scores["chrf"], test_sentences=len(test),
