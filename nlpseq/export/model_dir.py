@@ -60,7 +60,8 @@ def _run_lines(metrics, wall_seconds, size_mb):
         f"- training command: `{metrics.get('command', 'n/a')}`"
         + "".join(f"; resumed with `{c}`" for c in metrics.get("resumed_with", [])),
         f"- training time: {metrics.get('train_seconds', 0) / 60:.1f} min of epochs "
-        f"({wall_seconds / 60:.1f} min wall) on {platform.machine()} CPU, best epoch {metrics.get('best_epoch')} "
+        f"({wall_seconds / 60:.1f} min wall{' in the last resumed process' if metrics.get('resumed_with') else ''})"
+        f" on {platform.machine()} CPU, best epoch {metrics.get('best_epoch')} "
         f"of {metrics.get('epochs_run')}",
         f"- size on disk: {size_mb:.1f} MB",
     ]
@@ -271,7 +272,7 @@ def _lm_card(config, metrics, wall_seconds, size_mb):
         "| metric | value |",
         "| --- | --- |",
     ]
-    lines += [f"| {k} | {v:.2f} |" for k, v in metrics.items()
+    lines += [f"| {k} | {v:.2f} |" if isinstance(v, float) else f"| {k} | {v:,} |" for k, v in metrics.items()
               if isinstance(v, (int, float)) and ("perplexity" in k or k.endswith("tokens"))]
     lines += ["", "## Use", "", "```python", "from nlpseq import LanguageModel", "lm = LanguageModel.load(\"MODEL_DIR\")",
               "lm.generate(\"the company said\", max_new_tokens=30, strategy=\"top_p\", top_p=0.9, seed=1)",
