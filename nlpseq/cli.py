@@ -84,6 +84,7 @@ def _load_lm_for_scoring(path):
     import warnings
 
     import keras
+    import numpy as np
     import yaml
 
     import nlpseq.models  # noqa: F401  (registers the model classes for loading)
@@ -98,7 +99,7 @@ def _load_lm_for_scoring(path):
 
         lm = build_lm(config, encoder.vocab_size)
         trainer = StreamTrainer(lm, config["training"]["batch_size"])
-        trainer(__import__("numpy").ones((config["training"]["batch_size"], 1), "int32"))
+        trainer(np.ones((config["training"]["batch_size"], 1), "int32"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the file also holds optimizer slots
             trainer.load_weights(path / "checkpoints" / "best.weights.h5")
