@@ -43,12 +43,8 @@ class LMGenerator(tf.Module):
         self.lm = lm
         self._encoder = encoder
         self.eos_id = encoder.eos_id
-        # Attributes put the vocabulary tables into the saved object graph.
-        if encoder.kind == "word":
-            self.table = encoder._tf_table()
-            self.tokens = encoder._tf_tokens()
-        else:
-            self.sentencepiece = encoder._tf_sentencepiece()
+        # An attribute puts the tokenizer's tables into the saved object graph.
+        self.resources = encoder.tf_resources()
         # Padding and <s> are never targets in training; forbid them outright.
         banned = [encoder.pad_id] + ([encoder.bos_id] if encoder.bos_id >= 0 else [])
         penalty = [0.0] * encoder.vocab_size

@@ -40,11 +40,8 @@ class TranslatorModule(tf.Module):
         self._target = target_encoder
         self.max_length_ratio = float(max_length_ratio)
         self.max_length_offset = int(max_length_offset)
-        # Attributes put the tokenizer resources into the saved object graph.
-        self.resources = [enc._tf_sentencepiece() if enc.kind == "sentencepiece" else enc._tf_table()
-                          for enc in (source_encoder, target_encoder)]
-        if target_encoder.kind == "word":
-            self.target_tokens = target_encoder._tf_tokens()
+        # An attribute puts the tokenizers' tables into the saved object graph.
+        self.resources = source_encoder.tf_resources() + target_encoder.tf_resources()
         penalty = [0.0] * target_encoder.vocab_size
         for banned in (target_encoder.pad_id, target_encoder.bos_id):
             penalty[banned] = -1e9  # never targets in training

@@ -147,6 +147,14 @@ class TextEncoder:
         ragged = tf.RaggedTensor.from_tensor(tf.cast(ids, tf.int32), padding=self.pad_id)
         return self._tf_sentencepiece().detokenize(ragged)
 
+    def tf_resources(self):
+        """The TensorFlow objects the in-graph path uses (lookup table and token list, or the
+        SentencePiece op); a `tf.Module` that exports it must hold them as attributes so they are
+        saved with the SavedModel."""
+        if self.vocab is not None:
+            return [self._tf_table(), self._tf_tokens()]
+        return [self._tf_sentencepiece()]
+
     def _tf_table(self):
         if not hasattr(self, "_table"):
             self._table = self.vocab.tf_lookup_table()
