@@ -268,14 +268,26 @@ class SentencePieceTokenizer:
         A SavedModel holding it needs ``import tensorflow_text`` before
         ``tf.saved_model.load``.
 
+        The op gets a name derived from the model's bytes. The SentencePiece
+        kernel shares its model resource by node name, so two different models
+        created under the default name (a translator's source and target) come
+        back from a reloaded SavedModel as one: the first model (tensorflow/text
+        issue #1304). Equal models may share; different ones never do.
+
         Args:
             **kwargs: passed on (e.g. ``add_bos=True``, ``out_type=tf.string``);
                 ``out_type`` defaults to int32.
+
+        Returns:
+            a ``tensorflow_text.SentencepieceTokenizer``.
         """
+        import hashlib
+
         import tensorflow as tf
         import tensorflow_text
 
         kwargs.setdefault("out_type", tf.int32)
+        kwargs.setdefault("name", "sentencepiece_" + hashlib.sha1(self._proto).hexdigest()[:16])
         return tensorflow_text.SentencepieceTokenizer(model=self._proto, **kwargs)
 
 

@@ -142,3 +142,31 @@ def test_tf_tokenizer_matches_python(spm):
     ids = spm.tf_tokenizer().tokenize(tf.constant(texts))
     assert ids.dtype == tf.int32
     assert ids.to_list() == [spm.encode(t) for t in texts]
+
+
+def test_two_models_stay_apart_in_a_reloaded_saved_model(tmp_path):
+    """A translator holds a source and a target model; after `tf.saved_model.load` each must
+    still be itself (the kernel shares resources by node name: tensorflow/text #1304)."""
+    tf = pytest.importorskip("tensorflow")
+    pytest.importorskip("tensorflow_text")
+    german = "der hund die katze ein haus sitzt läuft schnell unter über blau rot".split()
+    rng = random.Random(1)
+    other = [" ".join(rng.choice(german) for _ in range(rng.randint(3, 8))) for _ in range(300)]
+    first = SentencePieceTokenizer.train(corpus(), vocab_size=40, model_type="unigram")
+    second = SentencePieceTokenizer.train(other, vocab_size=30, model_type="unigram")
+    first_tf, second_tf = first.tf_tokenizer(), second.tf_tokenizer()
+
+    class Both(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.tokenizers = [first_tf, second_tf]
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+        def decode(self, ids):
+            return first_tf.detokenize(ids[tf.newaxis]), second_tf.detokenize(ids[tf.newaxis])
+
+    ids = second.encode("der hund läuft schnell")
+    tf.saved_model.save(Both(), str(tmp_path / "both"))
+    decoded_first, decoded_second = tf.saved_model.load(str(tmp_path / "both")).decode(tf.constant(ids, tf.int32))
+    assert decoded_second.numpy()[0].decode() == "der hund läuft schnell"
+    assert decoded_first.numpy()[0].decode() == first.decode(ids)
