@@ -126,3 +126,19 @@ def test_evaluate_scores_the_best_checkpoint_of_a_run(trained, capsys):
     from_checkpoint = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     metrics = json.loads((trained["out"] / "metrics.json").read_text())
     assert from_checkpoint["f1"] == pytest.approx(metrics["test_f1"])  # the exported model is the best checkpoint
+
+
+def test_export_rebuilds_the_same_serving_model(trained, tmp_path):
+    # `nlpseq export` reloads model.keras (built from its saved config, not from data) and
+    # re-traces every layer; the rebuilt SavedModel must tag exactly as the trained one.
+    import shutil
+
+    from nlpseq import Tagger
+    from nlpseq.readers import read_conll
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained["out"], copy)
+    shutil.rmtree(copy / "saved_model")
+    assert main(["export", str(copy)]) == 0
+    sentences = [list(s.words) for s in read_conll(trained["files"]["test"])]
+    assert Tagger.load(copy).tag_batch(sentences) == Tagger.load(trained["out"]).tag_batch(sentences)

@@ -20,6 +20,22 @@ def _decode_rows(outputs):
     ]
 
 
+def _length_chunks(pairs, size, batch_size, max_tokens):
+    """Cuts (index, item) pairs, longest first, into lists of at most `batch_size`
+    items whose count times the longest `size(item)` stays within `max_tokens`."""
+    pairs = sorted(pairs, key=lambda p: -size(p[1]))
+    chunk, width = [], 0
+    for pair in pairs:
+        if not chunk:
+            width = max(size(pair[1]), 1)
+        elif len(chunk) == batch_size or (len(chunk) + 1) * width > max_tokens:
+            yield chunk
+            chunk, width = [], max(size(pair[1]), 1)
+        chunk.append(pair)
+    if chunk:
+        yield chunk
+
+
 class Tagger:
     """Tags text with a trained NER or POS model.
 
@@ -71,15 +87,22 @@ class Tagger:
         """
         return self.tag_batch([text])[0]
 
-    def tag_batch(self, items, batch_size=64):
+    def tag_batch(self, items, batch_size=1024, max_tokens=4096):
         """Tags many texts or pre-split token lists.
+
+        Items are sorted by length and cut into graph calls of at most
+        `batch_size` items and about `max_tokens` padded words each (a longer
+        item gets a call of its own): short sentences then share large calls,
+        and long ones do not pad many short ones. The time loops run once per
+        call over its longest item, so fewer, fuller calls are faster
+        (bench/tagger_speed.py measures the settings; see BENCHMARKS.md).
 
         Args:
             items: a list whose elements are strings (tokenized in-graph) or
                 lists of word strings (used as they are).
-            batch_size: items per graph call (64 was fastest of 64/256/1024 in
-                bench/tagger_speed.py: items are sorted by length, and smaller
-                chunks pad less).
+            batch_size: most items per graph call.
+            max_tokens: padded words per graph call (items x longest item);
+                texts are measured by their whitespace-separated words.
 
         Returns:
             list of lists of (word, tag) pairs, aligned with `items`.
@@ -88,6 +111,9 @@ class Tagger:
 
         if isinstance(items, (str, bytes)):
             raise InputError("tag_batch expects a list of texts or token lists; use tag() for one text")
+        for name, value in (("batch_size", batch_size), ("max_tokens", max_tokens)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{name} must be an int >= 1, got {value!r}")
         items = list(items)
         results = [None] * len(items)
         texts = [(i, x) for i, x in enumerate(items) if isinstance(x, str)]
@@ -97,16 +123,11 @@ class Tagger:
                 raise InputError(f"item {i} is neither a string nor a list of word strings")
             if any(w == "" or w.strip() != w or w.split() != [w] for w in x):
                 raise InputError(f"item {i} has an empty word or a word containing whitespace")
-        # Long inputs first keeps padding low inside each call.
-        texts.sort(key=lambda p: -len(p[1]))
-        token_lists.sort(key=lambda p: -len(p[1]))
-        for start in range(0, len(texts), batch_size):
-            chunk = texts[start:start + batch_size]
+        for chunk in _length_chunks(texts, lambda t: len(t.split()), batch_size, max_tokens):
             out = self._saved.tag_text(tf.constant([t for _, t in chunk], tf.string))
             for (i, _), row in zip(chunk, _decode_rows(out)):
                 results[i] = row
-        for start in range(0, len(token_lists), batch_size):
-            chunk = token_lists[start:start + batch_size]
+        for chunk in _length_chunks(token_lists, len, batch_size, max_tokens):
             width = max(len(t) for _, t in chunk)
             if width == 0:
                 for i, _ in chunk:

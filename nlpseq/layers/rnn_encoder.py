@@ -55,7 +55,7 @@ def cudnn_eligible(rnn_layer):
 FUSED_CPU_LSTM = True
 
 
-def _fused_cpu_lstm(rnn, x, mask, return_state):
+def _fused_cpu_lstm(rnn, x, mask, return_state, training=True):
     """Runs a (Bidirectional) Keras LSTM through a lean TensorFlow CPU loop, or returns None.
 
     Why: on a CPU, Keras runs an LSTM as a `tf.while_loop` over its cell with
@@ -84,6 +84,8 @@ def _fused_cpu_lstm(rnn, x, mask, return_state):
         x: (B, T, D) inputs.
         mask: (B, T) bool, right-padded, at least one step per row.
         return_state: also return the final states like the Keras layer.
+        training: False (inference, without return_state) runs a leaner loop
+            that keeps nothing for the backward pass.
 
     Returns:
         None, or what `rnn(x, mask=mask)` returns at the unpadded steps.
@@ -105,6 +107,27 @@ def _fused_cpu_lstm(rnn, x, mask, return_state):
     units = layers[0].units
     batch, steps = tf.shape(x)[0], tf.shape(x)[1]
     zeros = tf.zeros([batch, units])
+
+    def run_direction_inference(xp, recurrent, keep):
+        """`run_direction` without what only the gradient needs: returns the (T, B, H) outputs.
+
+        No gates or cell states are stored and there is no custom gradient, so each
+        step is a matmul and a few elementwise ops (autodiff still works if asked).
+        """
+        backward = keep is not None
+
+        def step(k, h, c, hs):
+            t = steps - 1 - k if backward else k
+            i, f, g, o = tf.split(xp[t] + tf.matmul(h, recurrent), 4, axis=-1)
+            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+            h = tf.sigmoid(o) * tf.tanh(c)
+            if backward:
+                c, h = c * keep[t], h * keep[t]
+            return k + 1, h, c, hs.write(t, h)
+
+        hs = tf.TensorArray(tf.float32, size=steps)
+        _, _, _, hs = tf.while_loop(lambda k, *_: k < steps, step, [0, zeros, zeros, hs])
+        return hs.stack()
 
     def run_direction(xp, recurrent, keep):
         """Runs one direction; `keep` (T, B, 1) is None forward, the mask backward."""
@@ -179,8 +202,12 @@ def _fused_cpu_lstm(rnn, x, mask, return_state):
     outputs, states = [], []
     for layer, projected in zip(layers, xp):
         # The directions are independent loops, which TensorFlow runs in parallel.
-        h, c = run_direction(projected, tf.convert_to_tensor(layer.cell.recurrent_kernel),
-                             keep if layer.go_backwards else None)
+        recurrent = tf.convert_to_tensor(layer.cell.recurrent_kernel)
+        direction_keep = keep if layer.go_backwards else None
+        if not training and not return_state:
+            outputs.append(run_direction_inference(projected, recurrent, direction_keep))
+            continue
+        h, c = run_direction(projected, recurrent, direction_keep)
         if layer.go_backwards:
             states += [h[0], c[0]]
         else:
@@ -304,7 +331,7 @@ class RNNEncoder(keras.layers.Layer):
             if self.dropout > 0:
                 x = drop(x, training=training)
             last_layer = self.return_state and i == self.num_layers - 1
-            fused = _fused_cpu_lstm(rnn, x, rnn_mask, last_layer)
+            fused = _fused_cpu_lstm(rnn, x, rnn_mask, last_layer, training=bool(training))
             x = rnn(x, mask=rnn_mask, training=training) if fused is None else fused
             if self.return_state and i == self.num_layers - 1:
                 x, states = x[0], list(x[1:])

@@ -22,6 +22,28 @@ def test_functions_match_brute_force_eager(seed, steps, lengths):
     assert crf_mismatches(crf_log_norm, crf_sequence_score, crf_decode, case) == []
 
 
+def test_tensorflow_viterbi_equals_the_scan_viterbi():
+    """crf_decode takes a lean tf.while_loop path on TF; the generic keras.ops.scan path
+    (used by the other backends) must give the same tags and scores, in and out of graphs."""
+    import tensorflow as tf
+
+    from nlpseq.layers.crf import _prepare, _viterbi_scan, _viterbi_tf
+
+    rng = np.random.default_rng(7)
+    for batch, steps, num_tags in [(6, 9, 17), (3, 1, 5), (4, 0, 3), (5, 30, 9)]:
+        lengths = rng.integers(0, steps + 1, size=batch)
+        mask = np.arange(steps)[None, :] < lengths[:, None]
+        # Coarse scores make ties common, so tie-breaking must agree too.
+        potentials = rng.integers(-2, 3, size=(batch, steps, num_tags)).astype("float32")
+        weights = [rng.integers(-2, 3, size=shape).astype("float32") for shape in [(num_tags, num_tags), (num_tags,), (num_tags,)]]
+        prepared = _prepare(potentials, mask, *weights)
+        scan_tags, scan_score = _viterbi_scan(*prepared, steps)
+        for fn in (_viterbi_tf, tf.function(_viterbi_tf)):
+            tags, score = fn(*prepared)
+            np.testing.assert_array_equal(np.asarray(tags)[:, :steps], np.asarray(scan_tags))
+            np.testing.assert_allclose(np.asarray(score), np.asarray(scan_score), atol=1e-5)
+
+
 def test_brute_force_check_detects_a_wrong_transition_direction():
     # Guards the reference itself: transposed transitions must not pass.
     case = crf_test_case(seed=5)

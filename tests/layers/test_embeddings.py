@@ -98,6 +98,21 @@ def test_char_cnn_ignores_extra_char_padding():
     np.testing.assert_allclose(_numpy(layer(CHARS)), _numpy(layer(wide)), atol=1e-6)
 
 
+@pytest.mark.parametrize("kernel_size", [2, 3, 4, 5])
+def test_char_cnn_lookup_path_equals_the_convolution(kernel_size):
+    # Inference sums per-tap table lookups; training convolves. Same numbers, any width.
+    layer = CharCNNEmbedding(12, char_dim=5, filters=6, kernel_size=kernel_size)
+    layer.build(CHARS.shape)
+    layer.conv.bias.assign(np.linspace(-1, 1, 6).astype("float32"))
+    convolved = _numpy(layer(CHARS, training=True))
+    looked_up = _numpy(layer(CHARS, training=False))
+    np.testing.assert_allclose(looked_up, convolved, atol=1e-5)
+    assert np.abs(convolved).max() > 1e-2
+    graph = tf.function(lambda c: layer(c, training=False),
+                        input_signature=[tf.TensorSpec((None, None, None), tf.int32)])
+    np.testing.assert_allclose(_numpy(graph(CHARS)), convolved, atol=1e-5)
+
+
 def test_char_bilstm_shape_round_trip_and_padding_words():
     layer, out = run_layer_test(
         CharBiLSTMEmbedding, {"char_vocab_size": 12, "char_dim": 5, "units": 3}, CHARS, (2, 3, 6)

@@ -186,6 +186,38 @@ def test_fused_cpu_lstm_matches_keras_in_a_graph_with_unknown_lengths(monkeypatc
 
 
 @_TF_ONLY
+def test_fused_cpu_lstm_inference_loop_matches_keras(monkeypatch):
+    """training=False takes a leaner loop (no stored gates); it must equal Keras in and out of graphs."""
+    import tensorflow as tf
+
+    from nlpseq.layers import rnn_encoder
+
+    x = RNG.normal(size=(4, 7, 5)).astype("float32")
+    mask = np.arange(7)[None, :] < np.array([7, 3, 1, 0])[:, None]
+    encoder = RNNEncoder(4, num_layers=2)
+    encoder.build(x.shape)
+    _random_biases(encoder)
+    calls = []
+    lean = rnn_encoder._fused_cpu_lstm
+
+    def spy(*args, **kwargs):
+        out = lean(*args, **kwargs)
+        calls.append((kwargs.get("training"), out is not None))
+        return out
+
+    monkeypatch.setattr(rnn_encoder, "_fused_cpu_lstm", spy)
+    monkeypatch.setattr(rnn_encoder, "FUSED_CPU_LSTM", False)
+    reference = _numpy(encoder(x, mask=mask, training=False))
+    monkeypatch.setattr(rnn_encoder, "FUSED_CPU_LSTM", True)
+    graph = tf.function(lambda a, m: encoder(a, mask=m, training=False),
+                        input_signature=[tf.TensorSpec([None, None, 5]), tf.TensorSpec([None, None], tf.bool)])
+    for got in (encoder(x, mask=mask, training=False), graph(tf.constant(x), tf.constant(mask))):
+        np.testing.assert_allclose(_numpy(got), reference, atol=1e-5)
+    assert np.abs(reference).max() > 1e-3
+    assert (False, True) in calls  # the lean loop ran (and did not fall back to Keras)
+
+
+@_TF_ONLY
 def test_fused_cpu_lstm_is_used_only_where_it_applies(monkeypatch):
     import tensorflow as tf
 
