@@ -15,8 +15,10 @@ are measured in interleaved rounds (A B C D, A B C D, ...) and the median
 round is reported, so a noisy machine does not favour one side.
 
 Inference: `nlpseq.Tagger.tag_batch` sentences/s on the CoNLL-2003 test split
-(pre-split token lists) through an exported model directory, at several batch
-sizes. It uses `saved_models/ner-conll2003` when it exists; otherwise it
+(pre-split token lists, and the same sentences as raw text) through an exported
+model directory, for several call sizes: `ITEMS:TOKENS` is at most ITEMS
+sentences and TOKENS padded words per graph call (`batch_size` / `max_tokens`;
+TOKENS 0 = no word budget, i.e. the fixed chunks of earlier versions). It uses `saved_models/ner-conll2003` when it exists; otherwise it
 trains a throwaway model for a few steps with the task config (same
 architecture, untrained weights: speed does not depend on them).
 
@@ -53,7 +55,7 @@ def parse_args(argv=None):
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Figures: training tokens/s (median of --rounds interleaved rounds) for nlpseq softmax, "
                "nlpseq CRF, torch packed and torch padded; the ratio nlpseq softmax / faster torch; "
-               "tag_batch sentences/s per batch size.",
+               "tag_batch sentences/s per call size.",
     )
     parser.add_argument("--train", default=str(DATA / "eng.train"), help="CoNLL-2003 training file")
     parser.add_argument("--test", default=str(DATA / "eng.testb"), help="CoNLL-2003 test file (inference)")
@@ -62,7 +64,9 @@ def parse_args(argv=None):
     parser.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds (median reported)")
     parser.add_argument("--steps", type=int, default=150, help="timed training batches per variant and round")
     parser.add_argument("--warmup", type=int, default=30, help="untimed training batches per variant first")
-    parser.add_argument("--batch-sizes", default="64,256,1024", help="tag_batch batch sizes, comma-separated")
+    parser.add_argument("--tag-settings", default="1024:4096,64:0,256:0,1024:2048,1024:8192",
+                        help="tag_batch call sizes ITEMS:TOKENS (batch_size:max_tokens, 0 = no word budget), "
+                             "comma-separated; the first is also timed on raw text")
     parser.add_argument("--variants", default="softmax,crf,unfused,torch-packed,torch-padded",
                         help="training variants to run (unfused = nlpseq softmax with the fused CPU LSTM of "
                              "nlpseq.layers.rnn_encoder turned off: the standard Keras path)")
@@ -71,11 +75,15 @@ def parse_args(argv=None):
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "tagger_speed.json"),
                         help="where to write the figures")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 1 round, 20 timed steps, 5 warm-up steps, batch sizes 256")
+                        help="smoke run: 1 round, 20 timed steps, 5 warm-up steps, one tag setting")
     args = parser.parse_args(argv)
     if args.quick:
-        args.rounds, args.steps, args.warmup, args.batch_sizes = 1, 20, 5, "256"
-    args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b]
+        args.rounds, args.steps, args.warmup, args.tag_settings = 1, 20, 5, "1024:4096"
+    try:
+        args.tag_settings = [tuple(int(n) for n in item.split(":")) for item in args.tag_settings.split(",") if item]
+        assert all(len(t) == 2 and t[0] > 0 and t[1] >= 0 for t in args.tag_settings)
+    except (ValueError, AssertionError):
+        parser.error(f"--tag-settings wants ITEMS:TOKENS pairs such as 1024:4096, got {args.tag_settings!r}")
     args.variants = [v for v in args.variants.split(",") if v]
     unknown = set(args.variants) - {"softmax", "crf", "unfused", "torch-packed", "torch-padded"}
     if unknown:
@@ -278,21 +286,30 @@ def throwaway_model_dir(train_path, workdir):
     return out
 
 
-def measure_inference(model_dir, test_path, batch_sizes, rounds):
-    """tag_batch sentences/s per batch size (median of `rounds`), interleaving the batch sizes."""
+def setting_label(items, tokens):
+    return f"{items} items / {tokens} words" if tokens else f"{items} items (no word budget)"
+
+
+def measure_inference(model_dir, test_path, settings, rounds):
+    """tag_batch sentences/s per (batch_size, max_tokens) setting, median of `rounds`
+    interleaved rounds; the first setting is also timed on the sentences as raw text."""
     from nlpseq import Tagger
     from nlpseq.readers import read_conll
 
     sentences = [list(s.words) for s in read_conll(test_path)]
+    texts = [" ".join(words) for words in sentences]
     tagger = Tagger.load(model_dir)
-    tagger.tag_batch(sentences[:max(batch_sizes)], batch_size=max(batch_sizes))  # warm-up
-    rates = {b: [] for b in batch_sizes}
+    tagger.tag_batch(sentences[:1024])  # warm-up
+    tagger.tag_batch(texts[:1024])
+    runs = [(setting_label(*s), sentences, s) for s in settings]
+    runs.append((setting_label(*settings[0]) + ", raw text", texts, settings[0]))
+    rates = {label: [] for label, _, _ in runs}
     for _ in range(rounds):
-        for b in batch_sizes:
+        for label, items, (batch_size, max_tokens) in runs:
             start = time.perf_counter()
-            tagger.tag_batch(sentences, batch_size=b)
-            rates[b].append(len(sentences) / (time.perf_counter() - start))
-    return len(sentences), {b: statistics.median(r) for b, r in rates.items()}, rates
+            tagger.tag_batch(items, batch_size=batch_size, max_tokens=max_tokens or 10**9)
+            rates[label].append(len(items) / (time.perf_counter() - start))
+    return len(sentences), {k: statistics.median(r) for k, r in rates.items()}, rates
 
 
 # --------------------------------------------------------------------------- main
@@ -357,10 +374,9 @@ def main(argv=None):
                 print(f"{model_dir} not found: training a throwaway model for the inference figures", flush=True)
                 model_dir = throwaway_model_dir(args.train, tmp)
                 source = "throwaway model (task config, 10 training steps)"
-            n_test, medians, all_rates = measure_inference(model_dir, args.test, args.batch_sizes, args.rounds)
+            n_test, medians, all_rates = measure_inference(model_dir, args.test, args.tag_settings, args.rounds)
         inference = {"model": source, "sentences": n_test,
-                     "sentences_per_s": {str(b): v for b, v in medians.items()},
-                     "rounds": {str(b): v for b, v in all_rates.items()}}
+                     "sentences_per_s": medians, "rounds": all_rates}
 
     command = "python bench/tagger_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
     report = {
@@ -392,8 +408,8 @@ def main(argv=None):
         print()
         print(f"| tag_batch ({inference['sentences']} test sentences) | sentences/s |")
         print("|---|---:|")
-        for b, rate in inference["sentences_per_s"].items():
-            print(f"| batch_size {b} | {rate:,.0f} |")
+        for label, rate in inference["sentences_per_s"].items():
+            print(f"| {label} | {rate:,.0f} |")
     busy = max(load_before, os.getloadavg()[0])
     if busy > 0.5 * (os.cpu_count() or 1):
         print(f"\nWARNING: 1-minute load average reached {busy:.1f} on {os.cpu_count()} cores: other processes "

@@ -179,41 +179,52 @@ class CharCNNEmbedding(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, mask=None, training=None):
+        if not training and keras.backend.backend() == "tensorflow":
+            return self._pool_real_chars_tf(inputs)
         char_mask = ops.expand_dims(ops.not_equal(inputs, 0), -1)  # (B, T, C, 1)
-        if training:
-            # Zero pad embeddings so "same" padding and pad chars look alike.
-            embedded = self.char_embedding(inputs) * ops.cast(char_mask, self.compute_dtype)
-            features = self.conv(embedded)  # (B, T, C, filters)
-        else:
-            features = self._convolve_by_lookup(inputs)
+        # Zero pad embeddings so "same" padding and pad chars look alike.
+        embedded = self.char_embedding(inputs) * ops.cast(char_mask, self.compute_dtype)
+        features = self.conv(embedded)  # (B, T, C, filters)
         lowest = ops.full_like(features, -1e4)
         pooled = ops.max(ops.where(char_mask, features, lowest), axis=2)
         has_chars = ops.expand_dims(_word_mask(inputs), -1)
         return ops.where(has_chars, pooled, ops.zeros_like(pooled))
 
-    def _convolve_by_lookup(self, inputs):
-        """The same convolution as `self.conv` over the zero-padded embeddings, as table lookups.
+    def _pool_real_chars_tf(self, inputs):
+        """Inference on TensorFlow: the same numbers as `call`, computed at real characters only.
 
-        Why: embedding then convolving is linear in a one-hot input, so the
-        embedding table times each kernel tap is a (vocab, filters) table, and
-        the convolution is a sum of `kernel_size` row lookups. On a CPU this is
-        ~1.5x faster than the convolution for tagging (and equal within float
-        rounding); training keeps `self.conv`, whose gradient is cheaper.
+        Why: a batch's char tensor is padded to its longest word (most words are far
+        shorter) and to its longest sentence, so most (B, T, C) cells are padding;
+        and embedding then convolving is linear in a one-hot input, so each kernel
+        tap is a (vocab, filters) table and the convolution is a sum of row lookups.
+        Here the lookups run only at the real characters and a segment max pools
+        them per word: ~3x faster than the dense convolution when tagging.
         """
+        import tensorflow as tf
+
+        ids = tf.cast(inputs, tf.int32)
+        batch, steps = tf.shape(ids)[0], tf.shape(ids)[1]
         taps = self.kernel_size
-        embeddings = self.char_embedding.embeddings
-        # Row 0 (padding) contributes nothing, as the zeroed pad embeddings do.
-        embeddings = ops.concatenate([ops.zeros_like(embeddings[:1]), embeddings[1:]], axis=0)
-        tables = ops.einsum("vd,kdf->kvf", embeddings, self.conv.kernel[0])
-        tables = ops.cast(tables, self.compute_dtype)
         # "same" padding: TensorFlow and Keras put the odd pad column on the right.
         left = (taps - 1) // 2
-        padded = ops.pad(ops.cast(inputs, "int32"), ((0, 0), (0, 0), (left, taps - 1 - left)))
-        width = ops.shape(inputs)[2]
-        total = ops.cast(self.conv.bias, self.compute_dtype)
+        padded = tf.pad(ids, [[0, 0], [0, 0], [left, taps - 1 - left]])
+        real = tf.where(tf.not_equal(ids, 0))  # (N, 3) positions of real characters
+        embeddings = self.char_embedding.embeddings
+        # Row 0 (padding) contributes nothing, as the zeroed pad embeddings do in `call`.
+        embeddings = tf.concat([tf.zeros_like(embeddings[:1]), embeddings[1:]], axis=0)
+        tables = tf.cast(tf.einsum("vd,kdf->kvf", embeddings, self.conv.kernel[0]), self.compute_dtype)
+        total = tf.cast(self.conv.bias, self.compute_dtype)
         for tap in range(taps):
-            total = total + ops.take(tables[tap], padded[:, :, tap:tap + width], axis=0)
-        return self.activation(total)
+            # Output position c reads input c - left + tap, i.e. padded column c + tap.
+            neighbours = tf.gather_nd(padded, real + tf.constant([0, 0, tap], tf.int64))
+            total = total + tf.gather(tables[tap], neighbours)
+        features = self.activation(total)  # (N, filters)
+        word = real[:, 0] * tf.cast(steps, tf.int64) + real[:, 1]
+        pooled = tf.math.unsorted_segment_max(features, word, tf.cast(batch * steps, tf.int64))
+        pooled = tf.reshape(pooled, [batch, steps, self.filters])
+        # Words without characters are empty segments (the lowest float); they give zeros.
+        has_chars = tf.reduce_any(tf.not_equal(ids, 0), axis=2, keepdims=True)
+        return tf.where(has_chars, pooled, tf.zeros_like(pooled))
 
     def compute_mask(self, inputs, mask=None):
         return _word_mask(inputs)

@@ -100,7 +100,7 @@ def test_char_cnn_ignores_extra_char_padding():
 
 @pytest.mark.parametrize("kernel_size", [2, 3, 4, 5])
 def test_char_cnn_lookup_path_equals_the_convolution(kernel_size):
-    # Inference sums per-tap table lookups; training convolves. Same numbers, any width.
+    # Inference (TF) sums per-tap table lookups at real chars; training convolves. Same numbers, any width.
     layer = CharCNNEmbedding(12, char_dim=5, filters=6, kernel_size=kernel_size)
     layer.build(CHARS.shape)
     layer.conv.bias.assign(np.linspace(-1, 1, 6).astype("float32"))
@@ -111,6 +111,8 @@ def test_char_cnn_lookup_path_equals_the_convolution(kernel_size):
     graph = tf.function(lambda c: layer(c, training=False),
                         input_signature=[tf.TensorSpec((None, None, None), tf.int32)])
     np.testing.assert_allclose(_numpy(graph(CHARS)), convolved, atol=1e-5)
+    # A batch with no characters at all (only padding words) gives zeros, not the lowest float.
+    np.testing.assert_array_equal(_numpy(graph(np.zeros((2, 3, 1), "int32"))), np.zeros((2, 3, 6)))
 
 
 def test_char_bilstm_shape_round_trip_and_padding_words():
