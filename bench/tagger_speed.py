@@ -72,6 +72,9 @@ def parse_args(argv=None):
                              "nlpseq.layers.rnn_encoder turned off: the standard Keras path)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: cores)")
     parser.add_argument("--skip-inference", action="store_true", help="measure training only")
+    parser.add_argument("--skip-training", action="store_true", help="measure inference only")
+    parser.add_argument("--compare-model-dir", help="a second exported tagger timed in the same inference rounds "
+                                                    "(e.g. the same model exported by an older nlpseq)")
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "tagger_speed.json"),
                         help="where to write the figures")
     parser.add_argument("--quick", action="store_true",
@@ -84,7 +87,7 @@ def parse_args(argv=None):
         assert all(len(t) == 2 and t[0] > 0 and t[1] >= 0 for t in args.tag_settings)
     except (ValueError, AssertionError):
         parser.error(f"--tag-settings wants ITEMS:TOKENS pairs such as 1024:4096, got {args.tag_settings!r}")
-    args.variants = [v for v in args.variants.split(",") if v]
+    args.variants = [] if args.skip_training else [v for v in args.variants.split(",") if v]
     unknown = set(args.variants) - {"softmax", "crf", "unfused", "torch-packed", "torch-padded"}
     if unknown:
         parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
@@ -290,22 +293,28 @@ def setting_label(items, tokens):
     return f"{items} items / {tokens} words" if tokens else f"{items} items (no word budget)"
 
 
-def measure_inference(model_dir, test_path, settings, rounds):
+def measure_inference(model_dir, test_path, settings, rounds, compare_dir=None):
     """tag_batch sentences/s per (batch_size, max_tokens) setting, median of `rounds`
-    interleaved rounds; the first setting is also timed on the sentences as raw text."""
+    interleaved rounds; the first setting is also timed on the sentences as raw text.
+    With `compare_dir`, a second exported model (e.g. one exported by an older nlpseq)
+    is timed in the same rounds, each setting labelled `... [compare]`."""
     from nlpseq import Tagger
     from nlpseq.readers import read_conll
 
     sentences = [list(s.words) for s in read_conll(test_path)]
     texts = [" ".join(words) for words in sentences]
-    tagger = Tagger.load(model_dir)
-    tagger.tag_batch(sentences[:1024])  # warm-up
-    tagger.tag_batch(texts[:1024])
-    runs = [(setting_label(*s), sentences, s) for s in settings]
-    runs.append((setting_label(*settings[0]) + ", raw text", texts, settings[0]))
-    rates = {label: [] for label, _, _ in runs}
+    taggers = [("", Tagger.load(model_dir))]
+    if compare_dir:
+        taggers.append((" [compare]", Tagger.load(compare_dir)))
+    runs = []
+    for suffix, tagger in taggers:
+        tagger.tag_batch(sentences[:1024])  # warm-up
+        tagger.tag_batch(texts[:1024])
+        runs += [(setting_label(*s) + suffix, tagger, sentences, s) for s in settings]
+        runs.append((setting_label(*settings[0]) + ", raw text" + suffix, tagger, texts, settings[0]))
+    rates = {label: [] for label, _, _, _ in runs}
     for _ in range(rounds):
-        for label, items, (batch_size, max_tokens) in runs:
+        for label, tagger, items, (batch_size, max_tokens) in runs:
             start = time.perf_counter()
             tagger.tag_batch(items, batch_size=batch_size, max_tokens=max_tokens or 10**9)
             rates[label].append(len(items) / (time.perf_counter() - start))
@@ -374,8 +383,9 @@ def main(argv=None):
                 print(f"{model_dir} not found: training a throwaway model for the inference figures", flush=True)
                 model_dir = throwaway_model_dir(args.train, tmp)
                 source = "throwaway model (task config, 10 training steps)"
-            n_test, medians, all_rates = measure_inference(model_dir, args.test, args.tag_settings, args.rounds)
-        inference = {"model": source, "sentences": n_test,
+            n_test, medians, all_rates = measure_inference(model_dir, args.test, args.tag_settings, args.rounds,
+                                                           args.compare_model_dir)
+        inference = {"model": source, "compare_model": args.compare_model_dir, "sentences": n_test,
                      "sentences_per_s": medians, "rounds": all_rates}
 
     command = "python bench/tagger_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)

@@ -10,14 +10,18 @@ from nlpseq.readers.schemes import convert_tags, tags_to_spans
 from nlpseq.tokenizers.words import align_offsets
 
 
-def _decode_rows(outputs):
-    words = outputs["words"].numpy()
+def _decode_rows(outputs, words=None):
+    """(word, tag) rows of a SavedModel call; `words` are the token lists given to it, if any
+    (they are what the graph returns, so only texts need their words decoded)."""
     tags = outputs["tags"].numpy()
     lengths = outputs["lengths"].numpy()
-    return [
-        [(w.decode("utf-8"), t.decode("utf-8")) for w, t in zip(words[i, :n], tags[i, :n])]
-        for i, n in enumerate(lengths)
-    ]
+    names = {}  # a model has few tags: decode each once
+    tag_rows = [[names.get(t) or names.setdefault(t, t.decode("utf-8")) for t in tags[i, :n]]
+                for i, n in enumerate(lengths)]
+    if words is None:
+        graph_words = outputs["words"].numpy()
+        words = [[w.decode("utf-8") for w in graph_words[i, :n]] for i, n in enumerate(lengths)]
+    return [list(zip(row_words, row_tags)) for row_words, row_tags in zip(words, tag_rows)]
 
 
 def _length_chunks(pairs, size, batch_size, max_tokens):
@@ -121,7 +125,8 @@ class Tagger:
         for i, x in token_lists:
             if not isinstance(x, (list, tuple)) or not all(isinstance(w, str) for w in x):
                 raise InputError(f"item {i} is neither a string nor a list of word strings")
-            if any(w == "" or w.strip() != w or w.split() != [w] for w in x):
+            # Joined and split again, the words come back unchanged unless one is empty or holds whitespace.
+            if " ".join(x).split() != list(x):
                 raise InputError(f"item {i} has an empty word or a word containing whitespace")
         for chunk in _length_chunks(texts, lambda t: len(t.split()), batch_size, max_tokens):
             out = self._saved.tag_text(tf.constant([t for _, t in chunk], tf.string))
@@ -135,7 +140,7 @@ class Tagger:
                 continue
             padded = np.array([list(t) + [""] * (width - len(t)) for _, t in chunk], dtype=object)
             out = self._saved.tag_tokens(tf.constant(padded, tf.string))
-            for (i, _), row in zip(chunk, _decode_rows(out)):
+            for (i, _), row in zip(chunk, _decode_rows(out, [t for _, t in chunk])):
                 results[i] = row
         return results
 
