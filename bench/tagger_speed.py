@@ -313,6 +313,12 @@ def measure_inference(model_dir, test_path, settings, rounds, compare_dir=None):
         runs += [(setting_label(*s) + suffix, tagger, sentences, s) for s in settings]
         runs.append((setting_label(*settings[0]) + ", raw text" + suffix, tagger, texts, settings[0]))
     rates = {label: [] for label, _, _, _ in runs}
+    from nlpseq.api.tagger import _length_chunks
+
+    for batch_size, max_tokens in settings:
+        chunks = list(_length_chunks(list(enumerate(sentences)), len, batch_size, max_tokens or 10**9))
+        steps = sum(len(chunk[0][1]) for chunk in chunks)  # a call's loops run over its longest item
+        print(f"{setting_label(batch_size, max_tokens)}: {len(chunks)} graph calls, {steps} time steps", flush=True)
     for _ in range(rounds):
         for label, tagger, items, (batch_size, max_tokens) in runs:
             start = time.perf_counter()
