@@ -1,8 +1,10 @@
 """Linear-chain conditional random field: the functions and a Keras layer.
 
-The functions work on any Keras backend (`keras.ops` only) and inside compiled
+The functions work on any Keras backend (`keras.ops`) and inside compiled
 graphs with dynamic batch and time sizes: TF `tf.function` (including an
 `input_signature` of shape `(None, None, K)`), `model.fit`, and `jax.jit`.
+On TensorFlow, `crf_decode` runs a leaner `tf.while_loop` Viterbi
+(`_viterbi_tf`, tested equal to the `keras.ops.scan` one the other backends use).
 
 Conventions shared by every function:
 
