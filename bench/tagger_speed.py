@@ -299,6 +299,7 @@ def measure_inference(model_dir, test_path, settings, rounds, compare_dir=None):
     With `compare_dir`, a second exported model (e.g. one exported by an older nlpseq)
     is timed in the same rounds, each setting labelled `... [compare]`."""
     from nlpseq import Tagger
+    from nlpseq.api.tagger import _length_chunks
     from nlpseq.readers import read_conll
 
     sentences = [list(s.words) for s in read_conll(test_path)]
@@ -313,8 +314,6 @@ def measure_inference(model_dir, test_path, settings, rounds, compare_dir=None):
         runs += [(setting_label(*s) + suffix, tagger, sentences, s) for s in settings]
         runs.append((setting_label(*settings[0]) + ", raw text" + suffix, tagger, texts, settings[0]))
     rates = {label: [] for label, _, _, _ in runs}
-    from nlpseq.api.tagger import _length_chunks
-
     for batch_size, max_tokens in settings:
         chunks = list(_length_chunks(list(enumerate(sentences)), len, batch_size, max_tokens or 10**9))
         steps = sum(len(chunk[0][1]) for chunk in chunks)  # a call's loops run over its longest item

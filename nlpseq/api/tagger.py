@@ -27,14 +27,15 @@ def _decode_rows(outputs, words=None):
 def _length_chunks(pairs, size, batch_size, max_tokens):
     """Cuts (index, item) pairs, longest first, into lists of at most `batch_size`
     items whose count times the longest `size(item)` stays within `max_tokens`."""
-    pairs = sorted(pairs, key=lambda p: -size(p[1]))
+    # Each item is measured once (for texts that is a split).
+    sized = sorted(((size(pair[1]), pair) for pair in pairs), key=lambda s: -s[0])
     chunk, width = [], 0
-    for pair in pairs:
-        if not chunk:
-            width = max(size(pair[1]), 1)
-        elif len(chunk) == batch_size or (len(chunk) + 1) * width > max_tokens:
+    for length, pair in sized:
+        if chunk and (len(chunk) == batch_size or (len(chunk) + 1) * width > max_tokens):
             yield chunk
-            chunk, width = [], max(size(pair[1]), 1)
+            chunk = []
+        if not chunk:
+            width = max(length, 1)  # the first item is the chunk's longest
         chunk.append(pair)
     if chunk:
         yield chunk

@@ -274,7 +274,7 @@ def _viterbi_tf(potentials, mask, transitions, start, end):
     import tensorflow as tf
 
     batch, steps, num_tags = tf.shape(potentials)[0], tf.shape(potentials)[1], tf.shape(potentials)[2]
-    lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+    lengths = _lengths(mask)
     emissions = tf.TensorArray(potentials.dtype, size=steps).unstack(tf.transpose(potentials, [1, 0, 2]))
     # At steps past a row's end the pointer "same tag" carries its last tag back unchanged.
     identity = tf.broadcast_to(tf.range(num_tags)[None], [batch, num_tags])

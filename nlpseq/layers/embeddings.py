@@ -223,8 +223,7 @@ class CharCNNEmbedding(keras.layers.Layer):
         pooled = tf.math.unsorted_segment_max(features, word, tf.cast(batch * steps, tf.int64))
         pooled = tf.reshape(pooled, [batch, steps, self.filters])
         # Words without characters are empty segments (the lowest float); they give zeros.
-        has_chars = tf.reduce_any(tf.not_equal(ids, 0), axis=2, keepdims=True)
-        return tf.where(has_chars, pooled, tf.zeros_like(pooled))
+        return tf.where(_word_mask(ids)[..., None], pooled, tf.zeros_like(pooled))
 
     def compute_mask(self, inputs, mask=None):
         return _word_mask(inputs)

@@ -108,21 +108,32 @@ def _fused_cpu_lstm(rnn, x, mask, return_state, training=True):
     batch, steps = tf.shape(x)[0], tf.shape(x)[1]
     zeros = tf.zeros([batch, units])
 
+    def cell_step(k, h, c, xp, recurrent, keep):
+        """One LSTM step of a direction: returns (t, z, h, c), z the pre-activation gates.
+
+        xp (T, B, 4H) input projections (gates i, f, c, o); recurrent (H, 4H). The
+        backward direction (`keep` not None) walks from the last step and keeps its
+        state at zero over the right padding, so each row starts at its own end.
+        """
+        backward = keep is not None
+        t = steps - 1 - k if backward else k
+        z = xp[t] + tf.matmul(h, recurrent)
+        i, f, g, o = tf.split(z, 4, axis=-1)
+        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+        h = tf.sigmoid(o) * tf.tanh(c)
+        if backward:
+            c, h = c * keep[t], h * keep[t]
+        return t, z, h, c
+
     def run_direction_inference(xp, recurrent, keep):
         """`run_direction` without what only the gradient needs: returns the (T, B, H) outputs.
 
         No gates or cell states are stored and there is no custom gradient, so each
         step is a matmul and a few elementwise ops (autodiff still works if asked).
         """
-        backward = keep is not None
 
         def step(k, h, c, hs):
-            t = steps - 1 - k if backward else k
-            i, f, g, o = tf.split(xp[t] + tf.matmul(h, recurrent), 4, axis=-1)
-            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-            h = tf.sigmoid(o) * tf.tanh(c)
-            if backward:
-                c, h = c * keep[t], h * keep[t]
+            t, _, h, c = cell_step(k, h, c, xp, recurrent, keep)
             return k + 1, h, c, hs.write(t, h)
 
         hs = tf.TensorArray(tf.float32, size=steps)
@@ -135,17 +146,10 @@ def _fused_cpu_lstm(rnn, x, mask, return_state, training=True):
 
         @tf.custom_gradient
         def recurrence(xp, recurrent):
-            # xp (T, B, 4H) input projections (gates i, f, c, o); recurrent (H, 4H).
-            # The backward direction walks from the last step and keeps its state
-            # at zero over the right padding, so each row starts at its own end.
+            # `cell_step` has the forward recursion; the gates z and the states are
+            # kept for the hand-written backward pass below.
             def step(k, h, c, zs, hs, cs):
-                t = steps - 1 - k if backward else k
-                z = xp[t] + tf.matmul(h, recurrent)
-                i, f, g, o = tf.split(z, 4, axis=-1)
-                c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-                h = tf.sigmoid(o) * tf.tanh(c)
-                if backward:
-                    c, h = c * keep[t], h * keep[t]
+                t, z, h, c = cell_step(k, h, c, xp, recurrent, keep)
                 return k + 1, h, c, zs.write(t, z), hs.write(t, h), cs.write(t, c)
 
             arrays = [tf.TensorArray(tf.float32, size=steps) for _ in range(3)]
