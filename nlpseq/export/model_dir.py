@@ -62,7 +62,9 @@ def _run_lines(metrics, wall_seconds, size_mb):
         f"- training time: {metrics.get('train_seconds', 0) / 60:.1f} min of epochs "
         f"({wall_seconds / 60:.1f} min wall{' in the last resumed process' if metrics.get('resumed_with') else ''})"
         f" on {platform.machine()} CPU, best epoch {metrics.get('best_epoch')} "
-        f"of {metrics.get('epochs_run')}",
+        f"of {metrics.get('epochs_run')}"
+        + (f"; shipped weights: the mean of epochs {metrics['averaged_epochs'][0]}–{metrics['averaged_epochs'][-1]}"
+           if metrics.get("weights") == "averaged" else ""),
         f"- size on disk: {size_mb:.1f} MB",
     ]
 

@@ -27,11 +27,14 @@ class EpochMonitor(keras.callbacks.Callback):
             with the decayed rate.
         decay_start: if set, also decay after every epoch from this (1-based)
             epoch on, improved or not (the fixed schedule of Zaremba et al.).
+        keep_epochs: if 2 or more, also keep the trainable weights of the last
+            `keep_epochs` epochs, for `TrainingRun.select_final_weights` to average.
     """
 
     def __init__(self, evaluate, metric, checkpoints, state, patience, higher_is_better=True, lr_decay=None,
-                 decay_start=None):
+                 decay_start=None, keep_epochs=0):
         super().__init__()
+        self.keep_epochs = keep_epochs
         self.evaluate = evaluate
         self.metric = metric
         self.checkpoints = checkpoints
@@ -79,6 +82,9 @@ class EpochMonitor(keras.callbacks.Callback):
             {"epoch": epoch + 1, "loss": loss, f"dev_{self.metric}": score, "seconds": round(seconds, 1)}
         )
         state["epoch"] = epoch + 1
+        if self.keep_epochs >= 2:
+            # Before the state file commits the epoch, so a resumed run rewrites it.
+            self.checkpoints.save_epoch(self.model, epoch + 1, self.keep_epochs)
         self.checkpoints.save(self.model, state)
         print(f"epoch {epoch + 1}: loss {loss:.4f}  dev {self.metric} {score:.4f}"
               f"{'  (best)' if improved else ''}  {seconds:.0f}s", flush=True)

@@ -8,6 +8,8 @@ import json
 import os
 from pathlib import Path
 
+import keras
+import numpy as np
 
 
 def _atomic(path, write):
@@ -62,3 +64,28 @@ class CheckpointManager:
         path = self.directory / "best.weights.h5"
         if path.is_file():
             model.load_weights(path)
+
+    def save_epoch(self, model, epoch, keep):
+        """Keeps the trainable weights of `epoch` (1-based) for averaging, and only the last `keep` epochs'."""
+        values = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
+        _atomic(self.directory / f"epoch-{epoch:04d}.npz", lambda p: np.savez(p, *values))
+        for old in self.epochs():
+            if old <= epoch - keep:
+                (self.directory / f"epoch-{old:04d}.npz").unlink(missing_ok=True)
+
+    def epochs(self):
+        """The (1-based, ascending) epochs whose weights `save_epoch` kept."""
+        return sorted(int(p.stem.split("-")[1]) for p in self.directory.glob("epoch-*.npz"))
+
+    def load_average(self, model, epochs):
+        """Sets the model's trainable weights to the mean of the given kept epochs'."""
+        variables = model.trainable_variables
+        sums = None
+        for epoch in epochs:
+            with np.load(self.directory / f"epoch-{epoch:04d}.npz") as saved:
+                values = [saved[f"arr_{i}"].astype(np.float64) for i in range(len(saved.files))]
+            if len(values) != len(variables):
+                raise ValueError(f"epoch {epoch}'s weights do not match the model ({len(values)} vs {len(variables)})")
+            sums = values if sums is None else [a + b for a, b in zip(sums, values)]
+        for variable, total in zip(variables, sums):
+            variable.assign((total / len(epochs)).astype(variable.dtype))

@@ -57,6 +57,8 @@ TAGGER_DEFAULTS = {
         "mixed_precision": False,
         "distribution": None,  # None | mirrored
         "drop_remainder": None,  # drop short last batches; None: only under a distribution strategy
+        # Ship the mean of the last N epochs' weights when it beats the best epoch on dev (0/1: off).
+        "average_last": 0,
         "max_steps_per_epoch": None,  # for quick tests
     },
 }
@@ -98,6 +100,8 @@ LM_DEFAULTS = {
         "patience": 4,  # epochs without dev improvement before stopping
         "eval_batch_size": 10,  # rows when scoring dev/test perplexity
         "jit_compile": True,  # XLA-compile the train step (bench/lm_speed.py compares it with plain graphs)
+        # Ship the mean of the last N epochs' weights when it beats the best epoch on dev (0/1: off).
+        "average_last": 0,
         "max_steps_per_epoch": None,  # for quick tests
     },
 }
@@ -146,6 +150,8 @@ TRANSLATION_DEFAULTS = {
         "patience": 4,
         "early_stopping": "bleu",  # bleu (greedy dev BLEU) | loss (dev cross-entropy)
         "jit_compile": False,
+        # Ship the mean of the last N epochs' weights when it beats the best epoch on dev (0/1: off).
+        "average_last": 0,
         "max_steps_per_epoch": None,  # for quick tests
     },
     "decoding": {

@@ -137,7 +137,7 @@ def train_lm(config, output_dir, work_dir=None, resume=False, verbose=1, command
         steps = min(steps, tcfg["max_steps_per_epoch"])
     monitor = EpochMonitor(dev_perplexity, "perplexity", run.checkpoints, state, tcfg["patience"],
                            higher_is_better=False, lr_decay=tcfg["lr_decay"],
-                           decay_start=tcfg["decay_start"])
+                           decay_start=tcfg["decay_start"], keep_epochs=tcfg["average_last"])
     if run.epochs_left():
         # Every epoch reads the same windows in the same order, from a zeroed state.
         batches = windows.take(steps).repeat()
@@ -145,8 +145,9 @@ def train_lm(config, output_dir, work_dir=None, resume=False, verbose=1, command
         trainer.fit(batches, epochs=tcfg["epochs"], initial_epoch=state["epoch"], steps_per_epoch=steps,
                     verbose=verbose, callbacks=callbacks, shuffle=False)
 
-    run.checkpoints.restore_best(trainer)
-    metrics = run.metrics("lm", "perplexity", parameters=int(lm.count_params()))
+    averaging = run.select_final_weights(trainer, dev_perplexity if dev else None, "perplexity",
+                                         higher_is_better=False)
+    metrics = run.metrics("lm", "perplexity", parameters=int(lm.count_params()), **averaging)
     if test:
         scores = score_lines(lm, encoder, test, tcfg["eval_batch_size"], bptt)
         metrics.update({f"test_{k}": v for k, v in scores.items()})

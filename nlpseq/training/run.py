@@ -67,6 +67,42 @@ class TrainingRun:
     def epochs_left(self):
         return self.state["epoch"] < self.config["training"]["epochs"]
 
+    def select_final_weights(self, model, dev_score, metric, higher_is_better=True):
+        """Loads the weights to ship: the best epoch's, or the mean of the last epochs' if that is better.
+
+        With `training.average_last` N >= 2 (and a dev set to judge by), the
+        trainable weights of the last N epochs run (kept by `EpochMonitor`)
+        are averaged, as OpenNMT's checkpoint averaging does, and scored on
+        dev; the average is kept only when it beats the best single epoch.
+
+        Args:
+            model: the trained model (the one the monitor checkpointed).
+            dev_score: callable(logs) -> the dev metric of the model's current weights,
+                or None without a dev set (then the best epoch is kept).
+            metric: the metric's name, for the report.
+            higher_is_better: False for losses and perplexity.
+
+        Returns:
+            dict of entries for `metrics.json` (empty when averaging is off):
+            the averaged epochs, their dev score and which weights were kept.
+        """
+        self.checkpoints.restore_best(model)
+        last = int(self.config["training"].get("average_last") or 0)
+        epochs = self.checkpoints.epochs()[-last:] if last >= 2 else []
+        if len(epochs) < 2 or dev_score is None or self.state["best"] is None:
+            return {}
+        self.checkpoints.load_average(model, epochs)
+        score = float(dev_score({}))
+        best = self.state["best"]
+        better = score > best if higher_is_better else score < best
+        print(f"average of epochs {epochs[0]}-{epochs[-1]}: dev {metric} {score:.4f} "
+              f"vs best epoch {self.state['best_epoch']} {best:.4f}; shipping the "
+              f"{'average' if better else 'best epoch'}", flush=True)
+        if not better:
+            self.checkpoints.restore_best(model)
+        return {"averaged_epochs": epochs, f"dev_{metric}_averaged": score,
+                "weights": "averaged" if better else "best_epoch"}
+
     def metrics(self, task, metric, **extra):
         """The run's summary for `metrics.json`: epochs, time, best dev score, commands, plus `extra`."""
         state = self.state

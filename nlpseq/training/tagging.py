@@ -196,7 +196,8 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
         predicted = predict_tags(model, features, [w for w, _ in dev])
         return score_tagging(task, [t for _, t in dev], predicted, config["data"]["model_scheme"])[metric]
 
-    monitor = EpochMonitor(dev_score, metric, run.checkpoints, state, tcfg["patience"])
+    monitor = EpochMonitor(dev_score, metric, run.checkpoints, state, tcfg["patience"],
+                           keep_epochs=tcfg["average_last"])
     if run.epochs_left():
         batches = epoch_batches(
             train_ds, state["epoch"], tcfg["epochs"], tcfg["batch_size"], seed=config["seed"],
@@ -209,8 +210,8 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
         model.fit(batches, epochs=tcfg["epochs"], initial_epoch=state["epoch"], steps_per_epoch=steps,
                   verbose=verbose, callbacks=callbacks, shuffle=False)
 
-    run.checkpoints.restore_best(model)
-    metrics = run.metrics(task, metric)
+    averaging = run.select_final_weights(model, dev_score if dev else None, metric)
+    metrics = run.metrics(task, metric, **averaging)
     if test:
         predicted = predict_tags(model, features, [w for w, _ in test])
         scores = score_tagging(task, [t for _, t in test], predicted, config["data"]["model_scheme"])

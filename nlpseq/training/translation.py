@@ -167,7 +167,7 @@ def train_translation(config, output_dir, work_dir=None, resume=False, verbose=1
     metric = "bleu" if higher_is_better else "loss"
     monitor = EpochMonitor(dev_score, metric, run.checkpoints, state, tcfg["patience"],
                            higher_is_better=higher_is_better, lr_decay=tcfg["lr_decay"],
-                           decay_start=tcfg["decay_start"])
+                           decay_start=tcfg["decay_start"], keep_epochs=tcfg["average_last"])
     steps = count_translation_batches(sources, targets, tcfg["batch_size"], **bucketing)
     if tcfg["max_steps_per_epoch"]:
         steps = min(steps, tcfg["max_steps_per_epoch"])
@@ -180,8 +180,8 @@ def train_translation(config, output_dir, work_dir=None, resume=False, verbose=1
         model.fit(batches, epochs=tcfg["epochs"], initial_epoch=state["epoch"], steps_per_epoch=steps,
                   verbose=verbose, callbacks=callbacks, shuffle=False)
 
-    run.checkpoints.restore_best(model)
-    metrics = run.metrics("translation", metric, parameters=int(model.count_params()))
+    averaging = run.select_final_weights(model, dev_score if dev else None, metric, higher_is_better)
+    metrics = run.metrics("translation", metric, parameters=int(model.count_params()), **averaging)
     if test and translator is not None:
         hypotheses = translate_lines(translator, [s for s, _ in test], dcfg["beam_size"], dcfg["length_penalty"])
         scores = translation_scores(hypotheses, [t for _, t in test])
