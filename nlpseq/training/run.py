@@ -70,15 +70,17 @@ class TrainingRun:
     def select_final_weights(self, model, dev_score, metric, higher_is_better=True):
         """Loads the weights to ship: the best epoch's, or the mean of the last epochs' if that is better.
 
-        With `training.average_last` N >= 2 (and a dev set to judge by), the
-        trainable weights of the last N epochs run (kept by `EpochMonitor`)
-        are averaged, as OpenNMT's checkpoint averaging does, and scored on
-        dev; the average is kept only when it beats the best single epoch.
+        With `training.average_last` N >= 2, the trainable weights of the last
+        N epochs run (kept by `EpochMonitor`) are averaged, as OpenNMT's
+        checkpoint averaging does. With a dev set the average is scored and
+        kept only when it beats the best single epoch; without one (e.g. a
+        final model trained on train + dev for a fixed number of epochs) there
+        is nothing to judge by, so the average is shipped, as OpenNMT does.
 
         Args:
             model: the trained model (the one the monitor checkpointed).
             dev_score: callable(logs) -> the dev metric of the model's current weights,
-                or None without a dev set (then the best epoch is kept).
+                or None without a dev set.
             metric: the metric's name, for the report.
             higher_is_better: False for losses and perplexity.
 
@@ -89,9 +91,12 @@ class TrainingRun:
         self.checkpoints.restore_best(model)
         last = int(self.config["training"].get("average_last") or 0)
         epochs = self.checkpoints.epochs()[-last:] if last >= 2 else []
-        if len(epochs) < 2 or dev_score is None or self.state["best"] is None:
+        if len(epochs) < 2 or self.state["best"] is None:
             return {}
         self.checkpoints.load_average(model, epochs)
+        if dev_score is None:
+            print(f"no dev set: shipping the average of epochs {epochs[0]}-{epochs[-1]}", flush=True)
+            return {"averaged_epochs": epochs, "weights": "averaged"}
         score = float(dev_score({}))
         best = self.state["best"]
         better = score > best if higher_is_better else score < best

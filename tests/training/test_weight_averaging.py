@@ -70,3 +70,17 @@ def test_training_ships_the_better_of_average_and_best_epoch(tmp_path):
                for a, b in zip(shipped.trainable_variables, reference.trainable_variables))
     if better:
         assert "mean of epochs 2–4" in (tmp_path / "m" / "README.md").read_text()
+
+
+def test_without_a_dev_set_the_average_is_shipped(tmp_path):
+    files = write_splits(tmp_path, write_conll_file, make_ner_sentences, (80, 20, 20), ".txt")
+    overrides = tiny_tagger_overrides(files, epochs=3) + ["training.average_last=2", "data.dev=null"]
+    assert run_training("ner", tmp_path, "m", overrides) == 0
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert metrics["averaged_epochs"] == [2, 3] and metrics["weights"] == "averaged"
+
+    shipped = keras.models.load_model(tmp_path / "m" / "model.keras")
+    reference = keras.models.load_model(tmp_path / "m" / "model.keras")
+    CheckpointManager(tmp_path / "w-m" / "checkpoints").load_average(reference, [2, 3])
+    for got, want in zip(shipped.trainable_variables, reference.trainable_variables):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(got), keras.ops.convert_to_numpy(want), atol=1e-6)
