@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from nlpseq.training.checkpoints import CheckpointManager
-from tests.conftest import make_ner_sentences, run_training, tiny_tagger_overrides, write_conll_file, write_splits
+from tests.conftest import (make_lm_lines, make_ner_sentences, run_training, tiny_lm_overrides, tiny_tagger_overrides,
+                            tiny_translation_overrides, write_conll_file, write_parallel_splits, write_splits,
+                            write_text_file)
 
 
 def _tiny_model(seed):
@@ -84,3 +86,18 @@ def test_without_a_dev_set_the_average_is_shipped(tmp_path):
     CheckpointManager(tmp_path / "w-m" / "checkpoints").load_average(reference, [2, 3])
     for got, want in zip(shipped.trainable_variables, reference.trainable_variables):
         np.testing.assert_allclose(keras.ops.convert_to_numpy(got), keras.ops.convert_to_numpy(want), atol=1e-6)
+
+
+@pytest.mark.parametrize("task", ["lm", "translation"])
+def test_language_and_translation_models_average_too(tmp_path, task):
+    if task == "lm":
+        files = write_splits(tmp_path, write_text_file, make_lm_lines, (150, 20, 20), ".txt")
+        overrides, metric, higher = tiny_lm_overrides(files, epochs=2), "perplexity", False
+    else:
+        files = write_parallel_splits(tmp_path)
+        overrides, metric, higher = tiny_translation_overrides(files, epochs=2), "bleu", True
+    assert run_training(task, tmp_path, "m", overrides + ["training.average_last=2"]) == 0
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert metrics["averaged_epochs"] == [1, 2]
+    averaged, best = metrics[f"dev_{metric}_averaged"], metrics[f"dev_{metric}"]
+    assert metrics["weights"] == ("averaged" if (averaged > best if higher else averaged < best) else "best_epoch")
