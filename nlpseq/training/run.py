@@ -37,6 +37,9 @@ class TrainingRun:
         tcfg = config["training"]
         if tcfg["optimizer"] not in OPTIMIZERS:
             raise ConfigError(f"unknown training.optimizer '{tcfg['optimizer']}' (choose {', '.join(OPTIMIZERS)})")
+        average_last = tcfg.get("average_last") or 0
+        if isinstance(average_last, bool) or not isinstance(average_last, int) or average_last < 0:
+            raise ConfigError(f"training.average_last must be a whole number of epochs >= 0, got {average_last!r}")
         self.work_dir = Path(work_dir or Path("runs") / Path(output_dir).name)
         self.checkpoints = CheckpointManager(self.work_dir / "checkpoints")
         self.resume = bool(resume)

@@ -101,3 +101,14 @@ def test_language_and_translation_models_average_too(tmp_path, task):
     assert metrics["averaged_epochs"] == [1, 2]
     averaged, best = metrics[f"dev_{metric}_averaged"], metrics[f"dev_{metric}"]
     assert metrics["weights"] == ("averaged" if (averaged > best if higher else averaged < best) else "best_epoch")
+
+
+@pytest.mark.parametrize("value", ["-1", "abc", "2.5", "true"])
+def test_a_bad_average_last_is_refused_before_training(tmp_path, value):
+    from nlpseq.errors import ConfigError
+    from nlpseq.training.config import resolve_config
+    from nlpseq.training.run import TrainingRun
+
+    config = resolve_config("ner", overrides=[f"training.average_last={value}"])
+    with pytest.raises(ConfigError, match="training.average_last must be a whole number"):
+        TrainingRun(config, tmp_path / "model", tmp_path / "work")
