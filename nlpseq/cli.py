@@ -268,8 +268,8 @@ def cmd_export(args):
 def cmd_vectors(args):
     from nlpseq.training.word_vectors import train_word_vectors
 
-    train_word_vectors(args.text, args.output, conll_files=args.conll, dim=args.dim, epochs=args.epochs,
-                       min_count=args.min_count, max_words=args.max_words)
+    train_word_vectors(args.text, args.output, conll_files=args.conll, conllu_files=args.conllu, dim=args.dim,
+                       window=args.window, epochs=args.epochs, min_count=args.min_count, max_words=args.max_words)
 
 
 def build_parser():
@@ -362,8 +362,11 @@ def build_parser():
                                          "tokenized, lower-cased and digit-normalized like the tagger's vocabulary.")
     vectors.add_argument("--text", nargs="+", required=True, help="unlabeled text files (.txt or .txt.gz)")
     vectors.add_argument("--conll", nargs="*", default=[], help="CoNLL files whose words join the corpus")
+    vectors.add_argument("--conllu", nargs="*", default=[], help="CoNLL-U files whose words join the corpus")
     vectors.add_argument("--output", required=True, help="word2vec text file to write")
     vectors.add_argument("--dim", type=int, default=100, help="vector size (default 100)")
+    vectors.add_argument("--window", type=int, default=5,
+                         help="context words each side (default 5; 1-2 give more syntactic vectors, for POS)")
     vectors.add_argument("--epochs", type=int, default=5, help="passes over the text (default 5)")
     vectors.add_argument("--min-count", type=int, default=3, help="ignore rarer words (default 3)")
     vectors.add_argument("--max-words", type=int, default=100000, help="most frequent words written")

@@ -12,15 +12,17 @@ from pathlib import Path
 from nlpseq.errors import ConfigError, DataError
 from nlpseq.readers._lines import iter_lines
 from nlpseq.readers.conll import read_conll
+from nlpseq.readers.conllu import read_conllu
 from nlpseq.tokenizers import Vocabulary, tokenize
 
 
 class _Sentences:
-    """Re-iterable stream of normalized token lists from text and CoNLL files."""
+    """Re-iterable stream of normalized token lists from text, CoNLL and CoNLL-U files."""
 
-    def __init__(self, text_files, conll_files, normalizer, max_line_words=1000):
+    def __init__(self, text_files, conll_files, normalizer, max_line_words=1000, conllu_files=()):
         self.text_files = text_files
         self.conll_files = conll_files
+        self.conllu_files = conllu_files
         self.normalize = normalizer
         self.max_line_words = max_line_words
 
@@ -34,9 +36,12 @@ class _Sentences:
         for path in self.conll_files:
             for sentence in read_conll(path):
                 yield [self.normalize(w) for w in sentence.words]
+        for path in self.conllu_files:
+            for sentence in read_conllu(path):
+                yield [self.normalize(w) for w in sentence.words]
 
 
-def train_word_vectors(text_files, output, *, conll_files=(), dim=100, window=5, min_count=3,
+def train_word_vectors(text_files, output, *, conll_files=(), conllu_files=(), dim=100, window=5, min_count=3,
                        epochs=5, max_words=100000, seed=1, workers=2):
     """Trains skip-gram vectors and writes them in word2vec text format (most frequent first).
 
@@ -45,8 +50,10 @@ def train_word_vectors(text_files, output, *, conll_files=(), dim=100, window=5,
         output: the `.txt` file to write (written to a temporary name, then renamed).
         conll_files: CoNLL files whose words are added to the corpus (e.g. the
             tagger's own training file).
+        conllu_files: CoNLL-U files whose words are added likewise (e.g. UD EWT train).
         dim: vector size.
-        window: context window.
+        window: context window (words each side); narrow windows (1-2) give vectors that
+            reflect syntax more than topic, which suits POS tagging.
         min_count: ignore rarer words.
         epochs: passes over the corpus.
         max_words: most frequent words written.
@@ -61,11 +68,14 @@ def train_word_vectors(text_files, output, *, conll_files=(), dim=100, window=5,
         from gensim.models.callbacks import CallbackAny2Vec
     except ImportError:
         raise ConfigError("pretraining word vectors needs gensim: pip install 'nlpseq[pretrain]'") from None
-    for path in list(text_files) + list(conll_files):
+    for name, value in (("dim", dim), ("window", window), ("epochs", epochs), ("min_count", min_count)):
+        if int(value) < 1:
+            raise ConfigError(f"word vectors: {name} must be at least 1, got {value}")
+    for path in list(text_files) + list(conll_files) + list(conllu_files):
         if not Path(path).is_file():
             raise DataError(path, None, "file not found")
     normalizer = Vocabulary(["<pad>", "<unk>"], lowercase=True, normalize_digits=True).normalize
-    corpus = _Sentences(list(text_files), list(conll_files), normalizer)
+    corpus = _Sentences(list(text_files), list(conll_files), normalizer, conllu_files=list(conllu_files))
     started = time.time()
 
     class Progress(CallbackAny2Vec):
@@ -77,7 +87,8 @@ def train_word_vectors(text_files, output, *, conll_files=(), dim=100, window=5,
             self.epoch += 1
             print(f"word vectors: pass {self.epoch}/{epochs} done after {time.time() - started:.0f}s", flush=True)
 
-    print(f"word vectors: reading {len(corpus.text_files) + len(corpus.conll_files)} files", flush=True)
+    n_files = len(corpus.text_files) + len(corpus.conll_files) + len(corpus.conllu_files)
+    print(f"word vectors: reading {n_files} files", flush=True)
     model = Word2Vec(sentences=corpus, vector_size=dim, window=window, min_count=min_count, sg=1,
                      negative=10, sample=1e-4, epochs=epochs, seed=seed, workers=workers,
                      callbacks=[Progress()])

@@ -39,3 +39,19 @@ def test_bad_vector_files_name_the_line(tmp_path):
     path.write_text("no header\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"v.txt:1:"):
         read_word_vectors(path)
+
+
+def test_vectors_command_reads_conllu_words_and_checks_its_numbers(tmp_path):
+    pytest.importorskip("gensim")
+    text = tmp_path / "text.txt"
+    text.write_text("A dog sat on the log.\n" * 20, encoding="utf-8")
+    conllu = tmp_path / "ud.conllu"
+    conllu.write_text("# text = Zorbly flies\n1\tZorbly\tzorbly\tPROPN\tNNP\t_\t2\tnsubj\t_\t_\n"
+                      "2\tflies\tfly\tVERB\tVBZ\t_\t0\troot\t_\t_\n\n" * 10, encoding="utf-8")
+    out = tmp_path / "vec.txt"
+    assert main(["vectors", "--text", str(text), "--conllu", str(conllu), "--output", str(out), "--dim", "8",
+                 "--epochs", "1", "--min-count", "1", "--window", "2"]) == 0
+    words, _ = read_word_vectors(out)
+    assert "zorbly" in words and "flies" in words  # the CoNLL-U words (column 2), not the ids
+    assert "1" not in words and "0" not in words
+    assert main(["vectors", "--text", str(text), "--output", str(out), "--window", "0"]) == 2
