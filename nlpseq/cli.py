@@ -64,7 +64,7 @@ def _checkpoint_predictor(run_dir):
     from nlpseq.data.features import TaggingFeatures
     from nlpseq.errors import ModelDirError
     from nlpseq.training.evaluation import predict_tags
-    from nlpseq.training.tagging import build_model
+    from nlpseq.training.tagging import build_model, load_aux_tags
 
     run_dir = Path(run_dir)
     try:
@@ -72,7 +72,7 @@ def _checkpoint_predictor(run_dir):
     except OSError:
         raise ModelDirError(f"{run_dir} has checkpoints but no config.yaml") from None
     features = TaggingFeatures.load(run_dir / "features")
-    model = build_model(config, features)
+    model = build_model(config, features, aux_tags=len(load_aux_tags(run_dir)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the file also holds optimizer slots this model has no use for
         model.load_weights(run_dir / "checkpoints" / "best.weights.h5")

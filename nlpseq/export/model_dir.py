@@ -80,7 +80,9 @@ def _card(config, metrics, wall_seconds, size_mb):
         f"{', pretrained ' + str(config['features']['word']['pretrained']) if config['features']['word']['pretrained'] else ', random init'})"
         f" + char {config['features']['char']['type']} + casing {config['features']['casing']['dim']}d"
         f" → {'Bi' if config['encoder']['bidirectional'] else ''}{config['encoder']['cell'].upper()}"
-        f" {config['encoder']['num_layers']}×{config['encoder']['units']} → {config['head']['type']}",
+        f" {config['encoder']['num_layers']}×{config['encoder']['units']} → {config['head']['type']}"
+        + (f" (plus a {config['head']['aux_field']} softmax head, loss weight {config['head']['aux_weight']},"
+           " used in training only)" if config["head"].get("aux_field") else ""),
         *_run_lines(metrics, wall_seconds, size_mb),
         "",
         "## Metrics",

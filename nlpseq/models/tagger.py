@@ -54,6 +54,11 @@ class SequenceTagger(keras.Model):
         head: `crf` or `softmax`.
         head_dropout: dropout before the output projection.
         word_trainable: whether the word embeddings are updated in training.
+        aux_tags: size of an auxiliary tag set (e.g. XPOS for a UPOS tagger)
+            predicted by a softmax head on the encoder output in training
+            only; 0 disables it. Its targets come as `aux_tags` (B, T) in the
+            input dict, and its cross-entropy joins the loss times `aux_weight`.
+        aux_weight: weight of the auxiliary loss.
 
     Example:
         >>> model = nlpseq.models.SequenceTagger(word_vocab_size=50, num_tags=5, word_dim=8,
@@ -83,6 +88,8 @@ class SequenceTagger(keras.Model):
         head="crf",
         head_dropout=0.5,
         word_trainable=True,
+        aux_tags=0,
+        aux_weight=0.5,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -111,6 +118,8 @@ class SequenceTagger(keras.Model):
         self.head = head
         self.head_dropout = head_dropout
         self.word_trainable = word_trainable
+        self.aux_tags = int(aux_tags)
+        self.aux_weight = float(aux_weight)
 
         self.word_embedding = WordEmbedding(
             word_vocab_size, word_dim, trainable_embeddings=word_trainable, name="word_embedding"
@@ -140,6 +149,7 @@ class SequenceTagger(keras.Model):
         )
         self.tag_head = TagHead(num_tags, dropout=head_dropout, name="tag_head")
         self.crf = CRF(num_tags, name="crf") if head == "crf" else None
+        self.aux_head = TagHead(self.aux_tags, dropout=head_dropout, name="aux_head") if self.aux_tags else None
 
     @property
     def feature_names(self):
@@ -172,15 +182,27 @@ class SequenceTagger(keras.Model):
         if self.crf is not None:
             scores = self.crf(scores)
         # The CRF and the loss work in float32 even under mixed precision.
-        return ops.cast(scores, "float32")
+        scores = ops.cast(scores, "float32")
+        if self.aux_head is not None:
+            # Run (and so built) on every call; its output only serves the training loss.
+            aux_scores = ops.cast(self.aux_head(x, training=training), "float32")
+            if training:
+                return scores, aux_scores
+        return scores
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         mask = ops.not_equal(x["words"], 0)
         tags = ops.cast(y, "int32")
+        aux_loss = None
+        if isinstance(y_pred, (tuple, list)):  # training with the auxiliary head
+            y_pred, aux_scores = y_pred
+            aux_loss = masked_softmax_cross_entropy(aux_scores, ops.cast(x["aux_tags"], "int32"), mask)
         if self.crf is not None:
             loss = -ops.mean(self.crf.log_likelihood(y_pred, tags, mask))
         else:
             loss = masked_softmax_cross_entropy(y_pred, tags, mask)
+        if aux_loss is not None:
+            loss = loss + self.aux_weight * aux_loss
         if self.losses:
             loss = loss + ops.sum(self.losses)
         # Keras' built-in losses divide by the replica count under tf.distribute
@@ -214,14 +236,14 @@ class SequenceTagger(keras.Model):
                     "char_dim", "char_units", "char_kernel_size", "casing_dim", "subword_vocab_size",
                     "subword_dim", "subword_pooling", "feature_dropout",
                     "cell", "units", "num_layers", "bidirectional", "encoder_dropout", "head",
-                    "head_dropout", "word_trainable",
+                    "head_dropout", "word_trainable", "aux_tags", "aux_weight",
                 )
             }
         )
         return config
 
 
-def tagger_from_config(config, word_vocab_size, char_vocab_size, num_tags, subword_vocab_size=0):
+def tagger_from_config(config, word_vocab_size, char_vocab_size, num_tags, subword_vocab_size=0, aux_tags=0):
     """Builds a SequenceTagger from a resolved task config.
 
     Args:
@@ -230,6 +252,7 @@ def tagger_from_config(config, word_vocab_size, char_vocab_size, num_tags, subwo
         char_vocab_size: size of the character vocabulary (0 when chars are off).
         num_tags: number of tags.
         subword_vocab_size: SentencePiece vocabulary size (0 when subwords are off).
+        aux_tags: size of the auxiliary tag set of `head.aux_field` (0: none).
 
     Returns:
         An unbuilt SequenceTagger.
@@ -258,4 +281,6 @@ def tagger_from_config(config, word_vocab_size, char_vocab_size, num_tags, subwo
         head=head["type"],
         head_dropout=head["dropout"],
         word_trainable=feats["word"]["trainable"],
+        aux_tags=aux_tags,
+        aux_weight=head.get("aux_weight", 0.5),
     )

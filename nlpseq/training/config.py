@@ -44,7 +44,10 @@ TAGGER_DEFAULTS = {
         "dropout": 0.5,
     },
     "encoder": {"cell": "lstm", "units": 200, "num_layers": 1, "bidirectional": True, "dropout": 0.5},
-    "head": {"type": "crf", "dropout": 0.5},
+    # aux_field: a second CoNLL-U tag field (e.g. xpos for a UPOS tagger) predicted by an extra
+    # softmax head in training only, its loss weighted by aux_weight (multi-task, as Stanza and
+    # UDPipe tag UPOS and XPOS jointly); the model still outputs the main tags only.
+    "head": {"type": "crf", "dropout": 0.5, "aux_field": None, "aux_weight": 0.5},
     "training": {
         "epochs": 30,
         "batch_size": 32,

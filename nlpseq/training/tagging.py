@@ -3,6 +3,7 @@
 import collections
 import contextlib
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -49,6 +50,40 @@ def read_split(config, split):
             tags = convert_tags(tags, data["scheme"], data["model_scheme"])
         pairs.append((list(s.words), tags))
     return pairs
+
+
+def read_aux_tags(config, split):
+    """The auxiliary tags (`head.aux_field`) of one split, sentence by sentence, or None when off.
+
+    They are read from the same CoNLL-U files as the main tags, so sentence i
+    of this list belongs to sentence i of `read_split`.
+    """
+    field = config["head"].get("aux_field")
+    if not field:
+        return None
+    data = config["data"]
+    if data["format"] != "conllu":
+        raise ConfigError(f"head.aux_field needs CoNLL-U data (data.format: conllu), not {data['format']!r}")
+    if field == data["tag_field"]:
+        raise ConfigError(f"head.aux_field '{field}' is already the main tag field (data.tag_field)")
+    specs = data[split] or []
+    specs = [specs] if isinstance(specs, str) else list(specs)
+    return [list(s.tags) for spec in specs for s in load_sentences(spec, format="conllu", tag_field=field)]
+
+
+def _aux_tags_path(work_dir):
+    return Path(work_dir) / "features" / "aux_tags.json"
+
+
+def save_aux_tags(work_dir, tags):
+    """Keeps the auxiliary tag list beside the run's vocabularies (a resumed run needs the same ids)."""
+    _aux_tags_path(work_dir).write_text(json.dumps(tags), encoding="utf-8")
+
+
+def load_aux_tags(work_dir):
+    """The auxiliary tag list a run saved, or [] when it had none."""
+    path = _aux_tags_path(work_dir)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
 
 
 def build_features(config, train):
@@ -107,24 +142,30 @@ def _strategy(config):
     return tf.distribute.MirroredStrategy()
 
 
-def build_model(config, features):
-    """Builds (uncompiled) the tagger of a config, sized by its features' vocabularies."""
+def build_model(config, features, aux_tags=0):
+    """Builds (uncompiled) the tagger of a config, sized by its features' vocabularies.
+
+    Args:
+        config: the resolved config.
+        features: the run's `TaggingFeatures`.
+        aux_tags: size of the auxiliary tag set (`head.aux_field`), 0 for none.
+    """
     model = tagger_from_config(
         config, len(features.words), len(features.chars) if features.chars else 0, len(features.tags),
-        subword_vocab_size=features.subwords.vocab_size if features.subwords else 0,
+        subword_vocab_size=features.subwords.vocab_size if features.subwords else 0, aux_tags=aux_tags,
     )
     model({k: v[None] for k, v in features.encode(["a"]).items()})
     return model
 
 
-def build_compiled_model(config, features, pretrained=None):
+def build_compiled_model(config, features, pretrained=None, aux_tags=0):
     """Builds and compiles the tagger of a config (inside a distribution scope if configured)."""
     tcfg = config["training"]
     if tcfg["mixed_precision"]:
         keras.mixed_precision.set_global_policy("mixed_float16")
     if tcfg["optimizer"] not in OPTIMIZERS:
         raise ConfigError(f"unknown training.optimizer '{tcfg['optimizer']}' (choose {', '.join(OPTIMIZERS)})")
-    model = build_model(config, features)
+    model = build_model(config, features, aux_tags)
     if pretrained is not None:
         matrix, found = embedding_matrix(features.words, *pretrained, config["features"]["word"]["dim"], seed=config["seed"])
         model.word_embedding.set_pretrained(matrix)
@@ -158,13 +199,17 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
     train, dev, test = (read_split(config, s) for s in ("train", "dev", "test"))
     if not train:
         raise ConfigError("data.train is not set")
+    aux_train = read_aux_tags(config, "train")
     if run.resume:
         # The vocabularies of the interrupted run, so ids match its weights.
         features = TaggingFeatures.load(work_dir / "features")
+        aux_tags = load_aux_tags(work_dir)
         pretrained = None
     else:
         features, pretrained = build_features(config, train)
         features.save(work_dir / "features")
+        aux_tags = sorted({t for tags in aux_train for t in tags}) if aux_train else []
+        save_aux_tags(work_dir, aux_tags)
         save_config(config, work_dir / "config.yaml")
     print(f"{task}: {len(train)} train / {len(dev)} dev / {len(test)} test sentences; "
           f"{len(features.words)} words, {len(features.tags)} tags")
@@ -172,8 +217,15 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
     strategy = _strategy(config)
     scope = strategy.scope() if strategy else contextlib.nullcontext()
     with scope:
-        model = build_compiled_model(config, features, pretrained)
+        model = build_compiled_model(config, features, pretrained, aux_tags=len(aux_tags))
     examples, targets = _encode(features, train)
+    if aux_tags:
+        # The auxiliary targets ride in the input dict, where `compute_loss` finds them.
+        aux_ids = {t: i for i, t in enumerate(aux_tags)}
+        for example, tags in zip(examples, aux_train):
+            example["aux_tags"] = np.array([aux_ids.get(t, 0) for t in tags], np.int32)
+        print(f"auxiliary head: {len(aux_tags)} {config['head']['aux_field']} tags, "
+              f"loss weight {config['head']['aux_weight']}")
     train_ds = encoded_dataset(examples, targets)
     drop_remainder = tcfg["drop_remainder"]
     if drop_remainder is None:
