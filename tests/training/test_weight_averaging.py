@@ -88,6 +88,7 @@ def test_without_a_dev_set_the_average_is_shipped(tmp_path):
         np.testing.assert_allclose(keras.ops.convert_to_numpy(got), keras.ops.convert_to_numpy(want), atol=1e-6)
 
 
+@pytest.mark.slow  # two more trainings; the tagger tests above cover the shared logic by default
 @pytest.mark.parametrize("task", ["lm", "translation"])
 def test_language_and_translation_models_average_too(tmp_path, task):
     if task == "lm":
