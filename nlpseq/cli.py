@@ -283,10 +283,13 @@ def build_parser():
     train = sub.add_parser("train", help="train a model from a task config",
                            description="Train a model. Example: nlpseq train ner --config tasks/ner/conll2003.yaml "
                                        "--set training.epochs=5 --output runs/ner")
-    train.add_argument("task", choices=TASKS, help="the task to train (ner, pos: taggers; lm: language model)")
+    train.add_argument("task", choices=TASKS,
+                       help="the task to train (ner, pos: taggers; lm: language model; translation: seq2seq)")
     train.add_argument("--config", help="YAML config (defaults in code apply where it is silent)")
     train.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override a config key, e.g. --set training.epochs=3 (repeatable)")
+                       help="override a config key, e.g. --set training.epochs=3 or --set "
+                            "training.average_last=5 (ship the mean of the last 5 epochs if better on dev); "
+                            "repeatable")
     train.add_argument("--output", help="model directory to write (default runs/TASK-model)")
     train.add_argument("--work-dir", help="checkpoints and TensorBoard logs (default runs/<output name>)")
     train.add_argument("--resume", action="store_true", help="continue from the last epoch checkpoint")
