@@ -22,6 +22,13 @@ from nlpseq.training.evaluation import main_metric, predict_tags, score_tagging
 
 
 
+def _split_specs(data, split):
+    """The dataset specs of one split: its config value, a spec or a list of them."""
+    specs = data[split] or []
+    # A split may list several files (e.g. train + dev for a final model).
+    return [specs] if isinstance(specs, str) else list(specs)
+
+
 def read_split(config, split):
     """Reads one data split of a tagging config into sentences in the model's tag scheme.
 
@@ -34,12 +41,9 @@ def read_split(config, split):
         list of (words, tags) pairs; empty when the split is not configured.
     """
     data = config["data"]
-    specs = data[split] or []
-    # A split may list several files (e.g. train + dev for a final model).
-    specs = [specs] if isinstance(specs, str) else list(specs)
     sentences = [
         sentence
-        for spec in specs
+        for spec in _split_specs(data, split)
         for sentence in load_sentences(spec, format=data["format"], tag_column=data["tag_column"],
                                        tag_field=data["tag_field"], scheme=data["scheme"])
     ]
@@ -66,9 +70,8 @@ def read_aux_tags(config, split):
         raise ConfigError(f"head.aux_field needs CoNLL-U data (data.format: conllu), not {data['format']!r}")
     if field == data["tag_field"]:
         raise ConfigError(f"head.aux_field '{field}' is already the main tag field (data.tag_field)")
-    specs = data[split] or []
-    specs = [specs] if isinstance(specs, str) else list(specs)
-    return [list(s.tags) for spec in specs for s in load_sentences(spec, format="conllu", tag_field=field)]
+    return [list(s.tags) for spec in _split_specs(data, split)
+            for s in load_sentences(spec, format="conllu", tag_field=field)]
 
 
 def _aux_tags_path(work_dir):

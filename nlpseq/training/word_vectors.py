@@ -19,7 +19,7 @@ from nlpseq.tokenizers import Vocabulary, tokenize
 class _Sentences:
     """Re-iterable stream of normalized token lists from text, CoNLL and CoNLL-U files."""
 
-    def __init__(self, text_files, conll_files, normalizer, max_line_words=1000, conllu_files=()):
+    def __init__(self, text_files, conll_files, conllu_files, normalizer, max_line_words=1000):
         self.text_files = text_files
         self.conll_files = conll_files
         self.conllu_files = conllu_files
@@ -75,7 +75,7 @@ def train_word_vectors(text_files, output, *, conll_files=(), conllu_files=(), d
         if not Path(path).is_file():
             raise DataError(path, None, "file not found")
     normalizer = Vocabulary(["<pad>", "<unk>"], lowercase=True, normalize_digits=True).normalize
-    corpus = _Sentences(list(text_files), list(conll_files), normalizer, conllu_files=list(conllu_files))
+    corpus = _Sentences(list(text_files), list(conll_files), list(conllu_files), normalizer)
     started = time.time()
 
     class Progress(CallbackAny2Vec):
