@@ -139,13 +139,13 @@ def make_pos_sentences(n, seed=0):
 
 @pytest.fixture(scope="session")
 def tiny_pos_model(tmp_path_factory):
-    """A tiny UPOS model (CoNLL-U data) trained once per test session."""
+    """A tiny UPOS model (CoNLL-U data, char-BiLSTM with word-boundary markers) trained once per test session."""
     root = tmp_path_factory.mktemp("pos")
     files = write_splits(root, write_conllu_file, make_pos_sentences, (60, 10, 10), ".conllu")
     overrides = [o for o in tiny_tagger_overrides(files, epochs=2) if not o.startswith("data.scheme")]
     overrides += ["data.format=conllu", "data.scheme=null", "head.type=softmax", "features.char.type=bilstm",
                   "features.subword.type=bpe", "features.subword.vocab_size=40", "features.subword.dim=4",
-                  "features.subword.pooling=mean"]
+                  "features.subword.pooling=mean", "features.char.boundaries=true"]
     return train_tiny_model(root, "pos", files, overrides)
 
 

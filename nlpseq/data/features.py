@@ -78,6 +78,16 @@ def tf_casing_class(words):
     return tf.where(tf.equal(words, ""), 0, result)
 
 
+# Private-use code points (never in real text) that mark a word's first and last
+# character when `char_boundaries` is on.
+WORD_BEGIN, WORD_END = "\ue000", "\ue001"
+
+
+def _marked_words(words, max_word_len):
+    """Each word cut to `max_word_len` characters and wrapped in the boundary markers."""
+    return [WORD_BEGIN + w[:max_word_len] + WORD_END if w else "" for w in words]
+
+
 class TaggingFeatures:
     """Vocabularies and feature encoding of a tagger.
 
@@ -88,25 +98,30 @@ class TaggingFeatures:
         max_word_len: characters kept per word (longer words are cut).
         use_casing: whether to compute the casing feature.
         subwords: a `SentencePieceTokenizer`, or None to turn subword features off.
+        char_boundaries: wrap each word's characters in begin and end markers
+            (`WORD_BEGIN`, `WORD_END`), so character n-grams can tell a
+            prefix or suffix from the same letters inside the word.
 
     Example:
         >>> feats = TaggingFeatures.build(sentences, tags=["O", "S-PER"], lowercase=True)
         >>> feats.encode(["EU", "rejects"])["words"]
     """
 
-    def __init__(self, words, tags, chars=None, max_word_len=20, use_casing=True, subwords=None):
+    def __init__(self, words, tags, chars=None, max_word_len=20, use_casing=True, subwords=None,
+                 char_boundaries=False):
         self.words = words
         self.subwords = subwords
         self.tags = list(tags)
         self.chars = chars
         self.max_word_len = max_word_len
         self.use_casing = use_casing
+        self.char_boundaries = bool(char_boundaries)
         self.tag_to_id = {t: i for i, t in enumerate(self.tags)}
 
     @classmethod
     def build(cls, word_lists, tags, *, min_freq=1, max_size=None, lowercase=True,
               normalize_digits=True, use_chars=True, max_word_len=20, use_casing=True,
-              subword_type=None, subword_vocab_size=4000):
+              subword_type=None, subword_vocab_size=4000, char_boundaries=False):
         """Fits the vocabularies on training sentences.
 
         Args:
@@ -119,6 +134,7 @@ class TaggingFeatures:
             subword_type: None, or `bpe` / `unigram` to train a SentencePiece
                 model on the training sentences.
             subword_vocab_size: its vocabulary size.
+            char_boundaries: wrap each word's characters in begin/end markers.
 
         Returns:
             A TaggingFeatures.
@@ -126,13 +142,16 @@ class TaggingFeatures:
         word_lists = [list(w) for w in word_lists]
         words = Vocabulary.build(word_lists, min_freq=min_freq, max_size=max_size,
                                  lowercase=lowercase, normalize_digits=normalize_digits)
-        chars = CharVocabulary.build([w for ws in word_lists for w in ws]) if use_chars else None
+        chars = None
+        if use_chars:
+            marked = _marked_words if char_boundaries else (lambda ws, _: ws)
+            chars = CharVocabulary.build([w for ws in word_lists for w in marked(ws, max_word_len)])
         subwords = None
         if subword_type:
             subwords = SentencePieceTokenizer.train(
                 [" ".join(ws) for ws in word_lists], vocab_size=subword_vocab_size, model_type=subword_type
             )
-        return cls(words, tags, chars, max_word_len, use_casing, subwords)
+        return cls(words, tags, chars, max_word_len, use_casing, subwords, char_boundaries)
 
     def encode(self, words):
         """Encodes one sentence.
@@ -146,7 +165,10 @@ class TaggingFeatures:
         """
         out = {"words": np.asarray(self.words.encode(words), dtype=np.int32)}
         if self.chars is not None:
-            ids = self.chars.encode_words(words, max_word_len=self.max_word_len)
+            if self.char_boundaries:
+                ids = self.chars.encode_words(_marked_words(words, self.max_word_len))
+            else:
+                ids = self.chars.encode_words(words, max_word_len=self.max_word_len)
             width = max([len(x) for x in ids] + [1])
             chars = np.zeros((len(words), width), dtype=np.int32)
             for i, row in enumerate(ids):
@@ -196,7 +218,12 @@ class TaggingFeatures:
         if self.chars is not None:
             # Cut to max_word_len, but pad only to the batch's longest word: most
             # batches need far fewer than max_word_len columns.
-            chars = self.chars.tf_encode_words(tokens, table=tables["chars"])[:, :, : self.max_word_len]
+            if self.char_boundaries:
+                cut = tf.strings.substr(tokens, 0, self.max_word_len, unit="UTF8_CHAR")
+                marked = tf.where(present, tf.strings.join([WORD_BEGIN, cut, WORD_END]), "")
+                chars = self.chars.tf_encode_words(marked, table=tables["chars"])
+            else:
+                chars = self.chars.tf_encode_words(tokens, table=tables["chars"])[:, :, : self.max_word_len]
             # A batch of only padding words has no character column at all; keep one.
             chars = tf.pad(chars, [[0, 0], [0, 0], [0, tf.maximum(1 - tf.shape(chars)[2], 0)]])
             out["chars"] = tf.cast(chars, tf.int32)
@@ -221,7 +248,8 @@ class TaggingFeatures:
         if self.subwords is not None:
             self.subwords.save(directory, "subwords")
         options = {"tags": self.tags, "max_word_len": self.max_word_len, "use_casing": self.use_casing,
-                   "use_chars": self.chars is not None, "use_subwords": self.subwords is not None}
+                   "use_chars": self.chars is not None, "use_subwords": self.subwords is not None,
+                   "char_boundaries": self.char_boundaries}
         tmp = directory / "features.json.tmp"
         tmp.write_text(json.dumps(options, indent=1), encoding="utf-8")
         tmp.replace(directory / "features.json")
@@ -238,4 +266,6 @@ class TaggingFeatures:
         words = Vocabulary.load(directory, "words")
         chars = CharVocabulary.load(directory, "chars") if options["use_chars"] else None
         subwords = SentencePieceTokenizer.load(directory, "subwords") if options.get("use_subwords") else None
-        return cls(words, options["tags"], chars, options["max_word_len"], options["use_casing"], subwords)
+        # Model directories written before char_boundaries existed have none.
+        return cls(words, options["tags"], chars, options["max_word_len"], options["use_casing"], subwords,
+                   options.get("char_boundaries", False))

@@ -37,7 +37,9 @@ TAGGER_DEFAULTS = {
             "trainable": True,
             "unk_replace": 0.5,  # training singletons become <unk> with this probability
         },
-        "char": {"type": "cnn", "dim": 25, "units": 50, "kernel_size": 3, "max_word_len": 20},
+        # boundaries: begin/end-of-word markers around each word's characters (suffix-aware n-grams).
+        "char": {"type": "cnn", "dim": 25, "units": 50, "kernel_size": 3, "max_word_len": 20,
+                 "boundaries": False},
         "casing": {"dim": 4},  # 0 turns the casing feature off
         # SentencePiece pieces trained on the training words, pooled per word.
         "subword": {"type": None, "vocab_size": 4000, "dim": 50, "pooling": "first"},  # type: None | bpe | unigram

@@ -108,6 +108,7 @@ def build_features(config, train):
         use_casing=bool(config["features"]["casing"]["dim"]),
         subword_type=config["features"]["subword"]["type"],
         subword_vocab_size=config["features"]["subword"]["vocab_size"],
+        char_boundaries=bool(char_cfg["boundaries"]),
     )
     pretrained = None
     if word_cfg["pretrained"]:

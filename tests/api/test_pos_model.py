@@ -1,4 +1,4 @@
-"""The POS path: CoNLL-U data, softmax head, char-BiLSTM and SentencePiece features, token accuracy."""
+"""The POS path: CoNLL-U data, softmax head, char-BiLSTM (boundary markers) and SentencePiece features, token accuracy."""
 
 import json
 
@@ -33,6 +33,8 @@ def test_subword_assets_are_saved_and_used(tiny_pos_model):
 
     out = tiny_pos_model["out"]
     assert (out / "assets" / "subwords.spm.model").is_file()
+    # The fixture's config turns the char boundary markers on; both paths below must honour them.
+    assert TaggingFeatures.load(out / "assets").char_boundaries
     model = keras.models.load_model(out / "model.keras")
     assert model.subword_embedding is not None
     sentences = [list(s.words) for s in read_conllu(tiny_pos_model["files"]["test"])]

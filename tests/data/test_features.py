@@ -118,3 +118,26 @@ def test_graph_encoding_of_an_all_padding_batch_keeps_one_char_column():
     feats = TaggingFeatures.build([["a", "b"]], ["O"])
     out = feats.tf_encode(tf.constant([[""], [""]]))
     assert out["chars"].shape == (2, 1, 1) and out["words"].numpy().tolist() == [[0], [0]]
+
+
+def test_char_boundaries_mark_both_ends_in_python_and_graph(tmp_path):
+    from nlpseq.data.features import WORD_BEGIN, WORD_END
+
+    feats = TaggingFeatures.build([["walked", "Müller"]], ["O"], max_word_len=4, char_boundaries=True)
+    begin, end = feats.chars.encode_words([WORD_BEGIN + WORD_END])[0]
+    assert begin > 1 and end > 1 and begin != end  # real entries, not <pad>/<unk>
+    python = feats.encode(["walked", "ab"])["chars"]
+    walk = feats.chars.encode_words(["walk"])[0]
+    # Each word is cut to max_word_len characters first, then wrapped: width max_word_len + 2.
+    assert python[0].tolist() == [begin] + walk + [end]
+    assert python[1].tolist() == [begin] + feats.chars.encode_words(["ab"])[0] + [end, 0, 0]
+    graph = feats.tf_encode(tf.constant([["walked", "ab"], ["Müller", ""]]))["chars"].numpy()
+    np.testing.assert_array_equal(graph[0], python)
+    np.testing.assert_array_equal(graph[1, 0], feats.encode(["Müller"])["chars"][0])
+    assert graph[1, 1].tolist() == [0] * graph.shape[2]  # a padding word stays all padding
+    # Without markers the same words give plain, cut ids; the option survives save/load.
+    assert TaggingFeatures.build([["walked"]], ["O"], max_word_len=4).encode(["walked"])["chars"].shape == (1, 4)
+    feats.save(tmp_path / "assets")
+    back = TaggingFeatures.load(tmp_path / "assets")
+    assert back.char_boundaries
+    np.testing.assert_array_equal(back.encode(["walked"])["chars"], feats.encode(["walked"])["chars"])
