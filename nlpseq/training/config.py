@@ -6,6 +6,7 @@ silently ignored setting. The resolved config is saved in the model directory.
 """
 
 import copy
+import re
 from pathlib import Path
 
 import yaml
@@ -57,6 +58,8 @@ TAGGER_DEFAULTS = {
         "learning_rate": 0.001,
         "global_clipnorm": 5.0,
         "patience": 5,
+        # Learning-rate factor after an epoch without a dev gain (None: a constant rate).
+        "lr_decay": None,
         "bucket_width": 5,
         "shuffle_buffer": 20000,
         "mixed_precision": False,
@@ -187,12 +190,26 @@ def _merge(base, override, where=""):
     return out
 
 
+
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but `1e-4` is a float (YAML 1.1 reads it as a string without a dot)."""
+
+
+# A private copy of the resolver table: adding to the inherited one would change yaml.SafeLoader too.
+_ConfigLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+
+
+def _load(text):
+    return yaml.load(text, Loader=_ConfigLoader)
+
 def parse_override(text):
     """Turns `a.b.c=value` into the nested dict {"a": {"b": {"c": value}}}.
 
     Args:
-        text: one override; the value is parsed as YAML, so `3`, `0.5`, `true`,
-            `null` and `[1, 2]` get their natural types.
+        text: one override; the value is parsed as YAML, so `3`, `0.5`, `1e-4`,
+            `true`, `null` and `[1, 2]` get their natural types.
 
     Returns:
         A nested dict holding the one value.
@@ -201,7 +218,7 @@ def parse_override(text):
         raise ConfigError(f"override '{text}' must look like key.subkey=value")
     key, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = _load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
     tree = value
@@ -218,7 +235,7 @@ def load_yaml(path):
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""

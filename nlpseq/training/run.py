@@ -40,6 +40,10 @@ class TrainingRun:
         average_last = tcfg.get("average_last") or 0
         if isinstance(average_last, bool) or not isinstance(average_last, int) or average_last < 0:
             raise ConfigError(f"training.average_last must be a whole number of epochs >= 0, got {average_last!r}")
+        lr_decay = tcfg.get("lr_decay")
+        if lr_decay is not None and (isinstance(lr_decay, bool) or not isinstance(lr_decay, (int, float))
+                                     or not 0 < lr_decay <= 1):
+            raise ConfigError(f"training.lr_decay must be a factor in (0, 1] or null, got {lr_decay!r}")
         self.work_dir = Path(work_dir or Path("runs") / Path(output_dir).name)
         self.checkpoints = CheckpointManager(self.work_dir / "checkpoints")
         self.resume = bool(resume)

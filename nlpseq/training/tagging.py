@@ -253,7 +253,7 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
         return score_tagging(task, [t for _, t in dev], predicted, config["data"]["model_scheme"])[metric]
 
     monitor = EpochMonitor(dev_score, metric, run.checkpoints, state, tcfg["patience"],
-                           keep_epochs=tcfg["average_last"])
+                           lr_decay=tcfg["lr_decay"], keep_epochs=tcfg["average_last"])
     if run.epochs_left():
         batches = epoch_batches(
             train_ds, state["epoch"], tcfg["epochs"], tcfg["batch_size"], seed=config["seed"],

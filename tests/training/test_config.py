@@ -16,6 +16,12 @@ def test_defaults_yaml_and_overrides_layer_in_order(tmp_path):
     assert get(config, "features.word.dim") == 100
 
 
+
+def test_yaml_files_read_exponent_floats(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("task: ner\ntraining:\n  learning_rate: 5e-4\n", encoding="utf-8")
+    assert resolve_config("ner", path)["training"]["learning_rate"] == 5e-4
+
 def test_unknown_keys_are_errors(tmp_path):
     with pytest.raises(ConfigError, match="encoder.unit"):
         resolve_config("ner", None, ["encoder.unit=3"])
@@ -36,6 +42,9 @@ def test_override_values_are_typed():
     assert parse_override("a.b=0.5") == {"a": {"b": 0.5}}
     assert parse_override("a=true") == {"a": True}
     assert parse_override("a=[1, 2]") == {"a": [1, 2]}
+    # Exponent floats without a dot are strings in YAML 1.1; configs read them as numbers.
+    assert parse_override("training.learning_rate=1e-4") == {"training": {"learning_rate": 1e-4}}
+    assert parse_override("a=2E+3") == {"a": 2000.0} and parse_override("a=e5") == {"a": "e5"}
     with pytest.raises(ConfigError):
         parse_override("no_equals_sign")
 
