@@ -78,7 +78,7 @@ def tf_casing_class(words):
     return tf.where(tf.equal(words, ""), 0, result)
 
 
-# Private-use code points (never in real text) that mark a word's first and last
+# Private-use code points (not expected in real text) that mark a word's first and last
 # character when `char_boundaries` is on.
 WORD_BEGIN, WORD_END = "\ue000", "\ue001"
 

@@ -190,7 +190,6 @@ def _merge(base, override, where=""):
     return out
 
 
-
 class _ConfigLoader(yaml.SafeLoader):
     """PyYAML's safe loader, but `1e-4` is a float (YAML 1.1 reads it as a string without a dot)."""
 
@@ -202,7 +201,9 @@ _ConfigLoader.add_implicit_resolver(
 
 
 def _load(text):
+    """Parses YAML text with `_ConfigLoader` (safe: plain data only)."""
     return yaml.load(text, Loader=_ConfigLoader)
+
 
 def parse_override(text):
     """Turns `a.b.c=value` into the nested dict {"a": {"b": {"c": value}}}.
