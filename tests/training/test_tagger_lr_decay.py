@@ -2,7 +2,6 @@
 
 import pytest
 
-from nlpseq.cli import main
 from tests.conftest import run_state, run_training, tiny_tagger_overrides
 
 
