@@ -144,8 +144,10 @@ class TaggingFeatures:
                                  lowercase=lowercase, normalize_digits=normalize_digits)
         chars = None
         if use_chars:
-            marked = _marked_words if char_boundaries else (lambda ws, _: ws)
-            chars = CharVocabulary.build([w for ws in word_lists for w in marked(ws, max_word_len)])
+            char_words = [w for ws in word_lists for w in ws]
+            if char_boundaries:  # the markers join the vocabulary like any other character
+                char_words = _marked_words(char_words, max_word_len)
+            chars = CharVocabulary.build(char_words)
         subwords = None
         if subword_type:
             subwords = SentencePieceTokenizer.train(

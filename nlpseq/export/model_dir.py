@@ -264,9 +264,10 @@ def _lm_card(config, metrics, wall_seconds, size_mb):
         f"- regularization: embedding dropout {m['embedding_dropout']}, variational dropout "
         f"{m['input_dropout']} (input) / {m['dropout']} (between layers) / {m['output_dropout']} (output)",
         f"- training: truncated BPTT {t['bptt']} steps × {t['batch_size']} rows, {t['optimizer']} lr {t['learning_rate']}"
-        f" (×{t['lr_decay']} after an epoch without dev gain"
-        + (f" and after every epoch from epoch {t['decay_start']} on" if t.get("decay_start") else "")
-        + f"), global clip norm {t['global_clipnorm']}",
+        + (f" (×{t['lr_decay']} after an epoch without dev gain"
+           + (f" and after every epoch from epoch {t['decay_start']} on" if t.get("decay_start") else "") + ")"
+           if t.get("lr_decay") else "")
+        + f", global clip norm {t['global_clipnorm']}",
         *_run_lines(metrics, wall_seconds, size_mb),
         "",
         "## Metrics",

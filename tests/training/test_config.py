@@ -16,11 +16,11 @@ def test_defaults_yaml_and_overrides_layer_in_order(tmp_path):
     assert get(config, "features.word.dim") == 100
 
 
-
 def test_yaml_files_read_exponent_floats(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("task: ner\ntraining:\n  learning_rate: 5e-4\n", encoding="utf-8")
     assert resolve_config("ner", path)["training"]["learning_rate"] == 5e-4
+
 
 def test_unknown_keys_are_errors(tmp_path):
     with pytest.raises(ConfigError, match="encoder.unit"):
