@@ -62,13 +62,15 @@ def _fused_cpu_lstm(rnn, x, mask, return_state, training=True):
     masking at every step, and autodiff adds a second loop of many tiny ops;
     for tagger-sized batches the per-op overhead costs more than the
     arithmetic. Here the input projection of all steps (both directions) is
-    one large matmul, each direction is a lean loop (the two run in parallel,
-    one per core: one loop over both directions with a batched matmul was
-    measured 0.64x as fast, BENCHMARKS.md; the backward one walks the rows
-    from their ends instead of reversing them), and a hand-written backward pass keeps only the recurrent matmul
-    and a few elementwise ops in its loop, computing the recurrent kernel's
-    gradient afterwards as one large matmul. Measured ~1.3-2x faster per
-    training step on 2 cores (bench/tagger_speed.py, variant `unfused`).
+    one large matmul, each direction is a lean loop (the backward one walks
+    the rows from their ends instead of reversing them), and a hand-written
+    backward pass keeps only the recurrent matmul and a few elementwise ops
+    in its loop, computing the recurrent kernel's gradient afterwards as one
+    large matmul. Measured ~1.3-2x faster per training step on 2 cores
+    (bench/tagger_speed.py, variant `unfused`). The two directions stay
+    separate loops on purpose: TensorFlow runs them in parallel, one per
+    core, and a single loop over both with a batched matmul was measured at
+    0.64x the speed (BENCHMARKS.md).
     (TensorFlow's fused `BlockLSTM` op was measured slower than Keras on CPU,
     and `BlockLSTMV2`'s registered gradient is `BlockLSTM`'s, which is wrong
     for V2's gate order.)
