@@ -71,6 +71,9 @@ def parse_args(argv=None):
                         help="training variants to run (unfused = nlpseq softmax with the fused CPU LSTM of "
                              "nlpseq.layers.rnn_encoder turned off: the standard Keras path)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: cores)")
+    parser.add_argument("--intra-op-threads", type=int, default=None,
+                        help="TensorFlow threads per op for the nlpseq variants (default: the taggers' "
+                             "training.intra_op_threads, as `nlpseq train` sets it; 0: TensorFlow's default)")
     parser.add_argument("--skip-inference", action="store_true", help="measure training only")
     parser.add_argument("--skip-training", action="store_true", help="measure inference only")
     parser.add_argument("--compare-model-dir", help="a second exported tagger timed in the same inference rounds "
@@ -162,6 +165,7 @@ class NlpseqRunner:
 
         from nlpseq.layers import rnn_encoder
         from nlpseq.models.tagger import SequenceTagger
+        from nlpseq.training import optimizers
 
         self.fused = fused
         self.rnn_encoder = rnn_encoder
@@ -171,7 +175,8 @@ class NlpseqRunner:
             char_vocab_size=0, casing_dim=0, units=128, feature_dropout=0.5, encoder_dropout=0.0,
             head=head, head_dropout=0.5,
         )
-        self.model.compile(optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=5.0))
+        # The optimizer `nlpseq train` uses (Keras' Adam with a fused TensorFlow update).
+        self.model.compile(optimizer=optimizers.Adam(1e-3, global_clipnorm=5.0))
 
     def run(self, dataset, batches):
         """Trains on `dataset`; returns (tokens of batches 2..n, seconds between their ends)."""
@@ -343,6 +348,14 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
+    from nlpseq.training.config import TAGGER_DEFAULTS
+    from nlpseq.training.threads import set_intra_op_threads
+
+    # Before TensorFlow starts, as `nlpseq train` does for a tagger.
+    if args.intra_op_threads is None:
+        args.intra_op_threads = TAGGER_DEFAULTS["training"]["intra_op_threads"] or 0
+    set_intra_op_threads(args.intra_op_threads or None)
+
     started = time.time()
     load_before = os.getloadavg()[0]
     wants_torch = any(v.startswith("torch") for v in args.variants)
@@ -401,7 +414,8 @@ def main(argv=None):
                     "python": platform.python_version(), "tensorflow": tf.__version__,
                     "keras": keras.__version__, "torch": torch.__version__ if wants_torch else None},
         "config": {"vocab": len(features.words), "embedding": 100, "units": 128, "batch_size": 32,
-                   "rounds": args.rounds, "steps": args.steps, "warmup": args.warmup},
+                   "rounds": args.rounds, "steps": args.steps, "warmup": args.warmup,
+                   "intra_op_threads": args.intra_op_threads or "TensorFlow default"},
         "training_tokens_per_s": training,
         "training_rounds": rates,
         "ratio_nlpseq_softmax_to_faster_torch": ratio,

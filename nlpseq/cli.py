@@ -31,7 +31,9 @@ def _quiet_tensorflow():
     try:
         import tensorflow as tf
 
-        tf.config.list_logical_devices()
+        # Physical devices only: the runtime itself starts later, so a training run
+        # can still choose its thread counts (nlpseq.training.threads).
+        tf.config.list_physical_devices()
     finally:
         os.dup2(saved, 2)
         os.close(saved)

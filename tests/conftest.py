@@ -8,6 +8,12 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from nlpseq.training.threads import set_intra_op_threads  # noqa: E402 (after the environment)
+
+# The trainers' default (training.intra_op_threads), set before TensorFlow starts as
+# `nlpseq train` does, so the many in-process trainings of the suite run as users' do.
+set_intra_op_threads(1)
+
 FIRST = ["John", "Mary", "Peter", "Anna", "Lee", "Omar", "Ines", "Karl"]
 LAST = ["Smith", "Jones", "Brown", "Meyer", "Kahn", "Costa"]
 PLACES = ["Paris", "Berlin", "Tokyo", "Lagos", "Lima", "Oslo", "Cairo"]

@@ -61,8 +61,8 @@ def _fused_cpu_lstm(rnn, x, mask, return_state, training=True):
     Why: on a CPU, Keras runs an LSTM as a `tf.while_loop` over its cell with
     masking at every step, and autodiff adds a second loop of many tiny ops;
     for tagger-sized batches the per-op overhead costs more than the
-    arithmetic. Here the input projection of all steps (both directions) is
-    one large matmul, each direction is a lean loop (the backward one walks
+    arithmetic. Here the input projection of all steps is one large matmul
+    per direction, each direction is a lean loop (the backward one walks
     the rows from their ends instead of reversing them), and a hand-written
     backward pass keeps only the recurrent matmul and a few elementwise ops
     in its loop, computing the recurrent kernel's gradient afterwards as one
@@ -197,12 +197,11 @@ def _fused_cpu_lstm(rnn, x, mask, return_state, training=True):
 
         return recurrence(xp, recurrent)
 
-    # One input projection for all steps and both directions.
-    kernel = tf.concat([layer.cell.kernel for layer in layers], axis=1)
-    bias = tf.concat([layer.cell.bias for layer in layers], axis=0)
-    time_major = tf.transpose(x, [1, 0, 2])
-    xp = tf.matmul(tf.reshape(time_major, [-1, tf.shape(x)[2]]), kernel) + bias
-    xp = tf.split(tf.reshape(xp, [steps, batch, len(layers) * 4 * units]), len(layers), axis=-1)
+    # One input projection for all steps per direction: two matmuls TensorFlow runs
+    # in parallel, and no split of a joint projection (nor a concat of its gradient).
+    time_major = tf.reshape(tf.transpose(x, [1, 0, 2]), [-1, tf.shape(x)[2]])
+    xp = [tf.reshape(tf.matmul(time_major, layer.cell.kernel) + layer.cell.bias, [steps, batch, 4 * units])
+          for layer in layers]
     keep = tf.cast(tf.transpose(mask)[:, :, None], tf.float32)
     lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
     last = tf.stack([tf.maximum(lengths - 1, 0), tf.range(batch)], axis=1)

@@ -63,6 +63,9 @@ TAGGER_DEFAULTS = {
         "bucket_width": 5,
         "shuffle_buffer": 20000,
         "mixed_precision": False,
+        # Threads TensorFlow gives one op (None: all cores); 1 trains taggers faster on a
+        # few cores, where their many small ops lose more to splitting than they gain.
+        "intra_op_threads": 1,
         "distribution": None,  # None | mirrored
         "drop_remainder": None,  # drop short last batches; None: only under a distribution strategy
         # Ship the mean of the last N epochs' weights when it beats the best epoch on dev (0/1: off).

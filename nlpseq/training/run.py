@@ -7,8 +7,7 @@ import keras
 
 from nlpseq.errors import ConfigError
 from nlpseq.training.checkpoints import CheckpointManager
-
-OPTIMIZERS = {"adam": keras.optimizers.Adam, "nadam": keras.optimizers.Nadam, "sgd": keras.optimizers.SGD}
+from nlpseq.training.optimizers import OPTIMIZERS
 
 
 class TrainingRun:

@@ -16,7 +16,9 @@ from nlpseq.errors import ConfigError
 from nlpseq.models.tagger import tagger_from_config
 from nlpseq.readers.schemes import convert_tags
 from nlpseq.training.callbacks import EpochMonitor, EpochSeeds
-from nlpseq.training.run import OPTIMIZERS, TrainingRun
+from nlpseq.training.optimizers import OPTIMIZERS
+from nlpseq.training.run import TrainingRun
+from nlpseq.training.threads import set_intra_op_threads
 from nlpseq.training.config import save_config
 from nlpseq.training.evaluation import main_metric, predict_tags, score_tagging
 
@@ -198,6 +200,7 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
     """
     from nlpseq.export.model_dir import write_tagger_dir
 
+    set_intra_op_threads(config["training"]["intra_op_threads"])  # first: before TensorFlow starts
     run = TrainingRun(config, output_dir, work_dir, resume, command)
     task, tcfg, work_dir = config["task"], config["training"], run.work_dir
     train, dev, test = (read_split(config, s) for s in ("train", "dev", "test"))
