@@ -9,7 +9,9 @@ is reported, with the ratio to torch in the same run.
 A setting is a `;`-separated list of `NAME=VALUE` items, `-` for none:
 - environment variables set in the child before TensorFlow is imported, e.g.
   `TF_NUM_INTRAOP_THREADS=1`, `TF_ENABLE_ONEDNN_OPTS=0`;
-- `optimizer=keras`: Keras' own Adam instead of `nlpseq.training.optimizers.Adam`.
+- `optimizer=keras`: Keras' own Adam instead of `nlpseq.training.optimizers.Adam`;
+- `steps_per_execution=N`: Keras' `compile(steps_per_execution=N)` (N batches per
+  graph call).
 
 The children do not call `training.intra_op_threads` themselves: each runs with
 TensorFlow's defaults unless its setting says otherwise.
@@ -29,12 +31,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+WARMUP = 32  # untimed batches per setting first (a multiple of the steps_per_execution values tried)
+
 
 def _worker(connection, setting, head):
     """Child: applies `setting`, then trains on the (seed, steps) epochs it is sent."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     items = dict(item.split("=", 1) for item in setting.split(";") if item and item != "-")
     keras_adam = items.pop("optimizer", None) == "keras"
+    steps_per_execution = int(items.pop("steps_per_execution", 1))
     os.environ.update(items)
     import tagger_speed
 
@@ -45,7 +50,7 @@ def _worker(connection, setting, head):
 
         optimizers.Adam = keras.optimizers.Adam
     features, encoded, _ = tagger_speed.load_corpus(tagger_speed.DATA / "eng.train")
-    runner = tagger_speed.NlpseqRunner(head, features)
+    runner = tagger_speed.NlpseqRunner(head, features, steps_per_execution=steps_per_execution)
     connection.send("ready")
     while True:
         job = connection.recv()
@@ -78,8 +83,14 @@ def main(argv=None):
     parser.add_argument("settings", nargs="+", help="settings to compare (see above); '-' is the plain run")
     parser.add_argument("--head", default="softmax", choices=["softmax", "crf"], help="tagger head")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median reported)")
-    parser.add_argument("--steps", type=int, default=100, help="timed batches per setting and round")
+    parser.add_argument("--steps", type=int, default=96, help="timed batches per setting and round")
     args = parser.parse_args(argv)
+    for setting in args.settings:
+        n = int(dict(i.split("=", 1) for i in setting.split(";") if "=" in i).get("steps_per_execution", 1))
+        if args.steps % n or WARMUP % n:
+            # Keras 3 rounds an epoch up to whole executions, which would read past the round's batches.
+            parser.error(f"--steps ({args.steps}) and the {WARMUP} warm-up batches must be multiples of "
+                         f"steps_per_execution ({n})")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tagger_speed
 
@@ -87,8 +98,8 @@ def main(argv=None):
     runners = {setting: SettingProcess(setting, args.head) for setting in args.settings}
     torch = tagger_speed.TorchProcess(False, len(features.words), len(features.tags), os.cpu_count() or 1)
     for runner in runners.values():
-        runner.run(1000, 30)  # warm-up
-    torch.run(*tagger_speed.epoch_batches(encoded, 1000, 30))
+        runner.run(1000, WARMUP)
+    torch.run(*tagger_speed.epoch_batches(encoded, 1000, WARMUP))
     rates = {name: [] for name in list(runners) + ["torch padded"]}
     for r in range(args.rounds):
         seed = 1001 + r  # each round is the start of a new epoch, the same batches for everyone

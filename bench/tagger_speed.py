@@ -34,6 +34,7 @@ torch is the optional `bench` extra (`pip install .[bench]`, CPU wheel).
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import statistics
@@ -74,6 +75,10 @@ def parse_args(argv=None):
     parser.add_argument("--intra-op-threads", type=int, default=None,
                         help="TensorFlow threads per op for the nlpseq variants (default: the taggers' "
                              "training.intra_op_threads, as `nlpseq train` sets it; 0: TensorFlow's default)")
+    parser.add_argument("--steps-per-execution", type=int, default=None,
+                        help="at most this many batches per graph call for the nlpseq variants, reduced to a "
+                             "divisor of --warmup and --steps as `nlpseq train` reduces it to a divisor of the "
+                             "epoch (default: the taggers' training.steps_per_execution)")
     parser.add_argument("--skip-inference", action="store_true", help="measure training only")
     parser.add_argument("--skip-training", action="store_true", help="measure inference only")
     parser.add_argument("--compare-model-dir", help="a second exported tagger timed in the same inference rounds "
@@ -160,7 +165,7 @@ class BatchClock:
 class NlpseqRunner:
     """Trains a words-only SequenceTagger with `fit`, one slice of batches at a time."""
 
-    def __init__(self, head, features, fused=True):
+    def __init__(self, head, features, fused=True, steps_per_execution=1):
         import keras
 
         from nlpseq.layers import rnn_encoder
@@ -168,6 +173,7 @@ class NlpseqRunner:
         from nlpseq.training import optimizers
 
         self.fused = fused
+        self.steps_per_execution = steps_per_execution
         self.rnn_encoder = rnn_encoder
         keras.utils.set_random_seed(1)
         self.model = SequenceTagger(
@@ -176,7 +182,8 @@ class NlpseqRunner:
             head=head, head_dropout=0.5,
         )
         # The optimizer `nlpseq train` uses (Keras' Adam with a fused TensorFlow update).
-        self.model.compile(optimizer=optimizers.Adam(1e-3, global_clipnorm=5.0))
+        self.model.compile(optimizer=optimizers.Adam(1e-3, global_clipnorm=5.0),
+                           steps_per_execution=steps_per_execution)
 
     def run(self, dataset, batches):
         """Trains on `dataset`; returns (tokens of batches 2..n, seconds between their ends)."""
@@ -185,8 +192,9 @@ class NlpseqRunner:
         clock = BatchClock()
         self.model.fit(dataset, epochs=1, steps_per_epoch=len(batches), verbose=0, callbacks=[clock.callback])
         self.rnn_encoder.FUSED_CPU_LSTM = True
-        # The first batch of a fit call pays for the iterator and fit's setup: time from its end.
-        tokens = sum(int(np.count_nonzero(w)) for w, _ in batches[1:])
+        # The first batch (or execution of steps_per_execution batches) of a fit call pays
+        # for the iterator and fit's setup: time from its end.
+        tokens = sum(int(np.count_nonzero(w)) for w, _ in batches[self.steps_per_execution:])
         return tokens, clock.stamps[-1] - clock.stamps[0]
 
 
@@ -349,11 +357,14 @@ def main(argv=None):
     import tensorflow as tf
 
     from nlpseq.training.config import TAGGER_DEFAULTS
+    from nlpseq.training.tagging import steps_per_execution
     from nlpseq.training.threads import set_intra_op_threads
 
     # Before TensorFlow starts, as `nlpseq train` does for a tagger.
     if args.intra_op_threads is None:
         args.intra_op_threads = TAGGER_DEFAULTS["training"]["intra_op_threads"] or 0
+    if args.steps_per_execution is None:
+        args.steps_per_execution = TAGGER_DEFAULTS["training"]["steps_per_execution"]
     set_intra_op_threads(args.intra_op_threads or None)
 
     started = time.time()
@@ -370,10 +381,14 @@ def main(argv=None):
           f"{args.rounds} x {args.steps} timed batches of 32 per variant, {np.mean(tokens):.0f} tokens per batch",
           flush=True)
 
+    # Batches per graph call as `nlpseq train` picks them: at most the taggers' default, a divisor
+    # of every fit call's batch count here (warm-up and rounds).
+    per_call = steps_per_execution(math.gcd(args.warmup, args.steps), args.steps_per_execution)
     runners = {}
     for v in args.variants:
         if v in ("softmax", "crf", "unfused"):
-            runners[v] = NlpseqRunner("crf" if v == "crf" else "softmax", features, fused=v != "unfused")
+            runners[v] = NlpseqRunner("crf" if v == "crf" else "softmax", features, fused=v != "unfused",
+                                      steps_per_execution=per_call)
         else:
             runners[v] = TorchProcess(v == "torch-packed", len(features.words), len(features.tags), args.threads)
     for v, runner in runners.items():
@@ -415,7 +430,8 @@ def main(argv=None):
                     "keras": keras.__version__, "torch": torch.__version__ if wants_torch else None},
         "config": {"vocab": len(features.words), "embedding": 100, "units": 128, "batch_size": 32,
                    "rounds": args.rounds, "steps": args.steps, "warmup": args.warmup,
-                   "intra_op_threads": args.intra_op_threads or "TensorFlow default"},
+                   "intra_op_threads": args.intra_op_threads or "TensorFlow default",
+                   "steps_per_execution": per_call if runners else None},
         "training_tokens_per_s": training,
         "training_rounds": rates,
         "ratio_nlpseq_softmax_to_faster_torch": ratio,

@@ -66,6 +66,10 @@ TAGGER_DEFAULTS = {
         # Threads TensorFlow gives one op (None: all cores); 1 trains taggers faster on a
         # few cores, where their many small ops lose more to splitting than they gain.
         "intra_op_threads": 1,
+        # Batches per graph call (Keras' steps_per_execution): at most this many, the largest
+        # count that divides an epoch's batches. Fewer calls, less per-step Python; the
+        # progress bar moves in such steps. One under a distribution strategy.
+        "steps_per_execution": 16,
         "distribution": None,  # None | mirrored
         "drop_remainder": None,  # drop short last batches; None: only under a distribution strategy
         # Ship the mean of the last N epochs' weights when it beats the best epoch on dev (0/1: off).

@@ -164,8 +164,29 @@ def build_model(config, features, aux_tags=0):
     return model
 
 
-def build_compiled_model(config, features, pretrained=None, aux_tags=0):
-    """Builds and compiles the tagger of a config (inside a distribution scope if configured)."""
+def steps_per_execution(steps_per_epoch, most):
+    """Batches per graph call: the largest divisor of the epoch's batch count up to `most`.
+
+    Why a divisor: Keras 3 rounds an epoch up to whole calls, which would read
+    the next epoch's batches from the one stream `epoch_batches` makes.
+
+    Args:
+        steps_per_epoch: batches per epoch.
+        most: `training.steps_per_execution` (a positive integer).
+
+    Returns:
+        The count to pass to `compile(steps_per_execution=...)`.
+    """
+    if isinstance(most, bool) or not isinstance(most, int) or most < 1:
+        raise ConfigError(f"training.steps_per_execution must be a positive integer, got {most!r}")
+    return max([1] + [n for n in range(2, min(most, steps_per_epoch) + 1) if steps_per_epoch % n == 0])
+
+
+def build_compiled_model(config, features, pretrained=None, aux_tags=0, steps_per_call=1):
+    """Builds and compiles the tagger of a config (inside a distribution scope if configured).
+
+    `steps_per_call` is Keras' `steps_per_execution` (see `steps_per_execution`).
+    """
     tcfg = config["training"]
     if tcfg["mixed_precision"]:
         keras.mixed_precision.set_global_policy("mixed_float16")
@@ -179,7 +200,7 @@ def build_compiled_model(config, features, pretrained=None, aux_tags=0):
     optimizer = OPTIMIZERS[tcfg["optimizer"]](
         learning_rate=tcfg["learning_rate"], global_clipnorm=tcfg["global_clipnorm"]
     )
-    model.compile(optimizer=optimizer)
+    model.compile(optimizer=optimizer, steps_per_execution=steps_per_call)
     return model
 
 
@@ -222,9 +243,22 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
           f"{len(features.words)} words, {len(features.tags)} tags")
 
     strategy = _strategy(config)
+    drop_remainder = tcfg["drop_remainder"]
+    if drop_remainder is None:
+        # Replicas of a strategy must not receive empty shards of a short batch.
+        drop_remainder = strategy is not None
+    bucketing = {"bucket_width": tcfg["bucket_width"], "drop_remainder": drop_remainder}
+    steps = count_bucketed_batches([len(w) for w, _ in train], tcfg["batch_size"], **bucketing)
+    if tcfg["max_steps_per_epoch"]:
+        steps = min(steps, tcfg["max_steps_per_epoch"])
+    per_call = steps_per_execution(steps, tcfg["steps_per_execution"])
+    if strategy is not None:
+        # Keras 3's multi-step loop fails on a distributed iterator (`has_next` in a cond);
+        # the setting is checked above, then one batch per call.
+        per_call = 1
     scope = strategy.scope() if strategy else contextlib.nullcontext()
     with scope:
-        model = build_compiled_model(config, features, pretrained, aux_tags=len(aux_tags))
+        model = build_compiled_model(config, features, pretrained, aux_tags=len(aux_tags), steps_per_call=per_call)
     examples, targets = _encode(features, train)
     if aux_tags:
         # The auxiliary targets ride in the input dict, where `compute_loss` finds them.
@@ -234,14 +268,6 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
         print(f"auxiliary head: {len(aux_tags)} {config['head']['aux_field']} tags, "
               f"loss weight {config['head']['aux_weight']}")
     train_ds = encoded_dataset(examples, targets)
-    drop_remainder = tcfg["drop_remainder"]
-    if drop_remainder is None:
-        # Replicas of a strategy must not receive empty shards of a short batch.
-        drop_remainder = strategy is not None
-    bucketing = {"bucket_width": tcfg["bucket_width"], "drop_remainder": drop_remainder}
-    steps = count_bucketed_batches([len(w) for w, _ in train], tcfg["batch_size"], **bucketing)
-    if tcfg["max_steps_per_epoch"]:
-        steps = min(steps, tcfg["max_steps_per_epoch"])
     metric = main_metric(task)
     run.restore(model)
     state = run.state
