@@ -23,13 +23,14 @@ Run from the repository root, for example:
 """
 
 import argparse
-import multiprocessing
 import os
 import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import tagger_speed  # noqa: E402 (stdlib and numpy only: TensorFlow is imported later, in each child)
 
 WARMUP = 32  # untimed batches per setting first (a multiple of the steps_per_execution values tried)
 
@@ -41,8 +42,6 @@ def _worker(connection, setting, head):
     keras_adam = items.pop("optimizer", None) == "keras"
     steps_per_execution = int(items.pop("steps_per_execution", 1))
     os.environ.update(items)
-    import tagger_speed
-
     if keras_adam:
         import keras
 
@@ -51,31 +50,17 @@ def _worker(connection, setting, head):
         optimizers.Adam = keras.optimizers.Adam
     features, encoded, _ = tagger_speed.load_corpus(tagger_speed.DATA / "eng.train")
     runner = tagger_speed.NlpseqRunner(head, features, steps_per_execution=steps_per_execution)
-    connection.send("ready")
-    while True:
-        job = connection.recv()
-        if job is None:
-            return
-        connection.send(runner.run(*tagger_speed.epoch_batches(encoded, *job)))
+    tagger_speed.serve(connection, lambda job: runner.run(*tagger_speed.epoch_batches(encoded, *job)))
 
 
-class SettingProcess:
+class SettingProcess(tagger_speed.ChildProcess):
     """One setting's runner in its own (spawned) process."""
 
     def __init__(self, setting, head):
-        context = multiprocessing.get_context("spawn")
-        self.connection, child = context.Pipe()
-        self.process = context.Process(target=_worker, args=(child, setting, head), daemon=True)
-        self.process.start()
-        self.connection.recv()
+        super().__init__(_worker, setting, head)
 
     def run(self, seed, steps):
-        self.connection.send((seed, steps))
-        return self.connection.recv()
-
-    def close(self):
-        self.connection.send(None)
-        self.process.join(timeout=30)
+        return self.call((seed, steps))
 
 
 def main(argv=None):
@@ -92,8 +77,6 @@ def main(argv=None):
             parser.error(f"--steps ({args.steps}) and the {WARMUP} warm-up batches must be multiples of "
                          f"steps_per_execution ({n})")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tagger_speed
-
     features, encoded, _ = tagger_speed.load_corpus(tagger_speed.DATA / "eng.train")
     runners = {setting: SettingProcess(setting, args.head) for setting in args.settings}
     torch = tagger_speed.TorchProcess(False, len(features.words), len(features.tags), os.cpu_count() or 1)

@@ -250,40 +250,62 @@ class TorchRunner:
         return tokens, stamps[-1] - stamps[0]
 
 
-def _torch_worker(connection, packed, vocab_size, num_tags, threads):
-    runner = TorchRunner(packed, vocab_size, num_tags, threads)
+def serve(connection, handle):
+    """Child side of a `ChildProcess`: reports ready, then answers each job with `handle(job)` until None."""
     connection.send("ready")
     while True:
-        batches = connection.recv()
-        if batches is None:
+        job = connection.recv()
+        if job is None:
             return
-        connection.send(runner.run(None, batches))
+        connection.send(handle(job))
 
 
-class TorchProcess:
-    """A TorchRunner in its own process.
+class ChildProcess:
+    """A runner in its own (spawned) process, which waits while the others run.
 
     TensorFlow's and PyTorch's thread pools in one process compete for the
-    same 2 cores (an idle-spinning pool slows the other side's barriers), so
-    each torch variant runs in a child process that waits while the others run.
+    same 2 cores (an idle-spinning pool slows the other side's barriers), and
+    some settings can only be chosen before TensorFlow starts; so each torch
+    variant (and each setting of `bench/tagger_settings.py`) runs in a child.
+
+    Args:
+        worker: a module-level function `worker(connection, *args)` that builds
+            its runner and calls `serve`.
+        *args: the worker's arguments (picklable).
     """
 
-    def __init__(self, *args):
+    def __init__(self, worker, *args):
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_torch_worker, args=(child, *args), daemon=True)
+        self.process = context.Process(target=worker, args=(child, *args), daemon=True)
         self.process.start()
         self.connection.recv()
 
-    def run(self, dataset, batches):
-        self.connection.send(batches)
+    def call(self, job):
+        """Sends one job; returns the child's answer."""
+        self.connection.send(job)
         return self.connection.recv()
 
     def close(self):
         self.connection.send(None)
         self.process.join(timeout=30)
+
+
+def _torch_worker(connection, packed, vocab_size, num_tags, threads):
+    runner = TorchRunner(packed, vocab_size, num_tags, threads)
+    serve(connection, lambda batches: runner.run(None, batches))
+
+
+class TorchProcess(ChildProcess):
+    """A TorchRunner in its own process (see `ChildProcess`), with the runners' `run`."""
+
+    def __init__(self, *args):
+        super().__init__(_torch_worker, *args)
+
+    def run(self, dataset, batches):
+        return self.call(batches)
 
 
 # --------------------------------------------------------------------------- inference

@@ -1,4 +1,4 @@
-"""Shared test helpers: the repeated layer checks and small reference implementations.
+"""Shared test helpers: the repeated layer checks, small reference implementations, a fresh Python.
 
 Import from test files as `from tests.helpers import run_layer_test` (pytest is
 run as `python -m pytest` from the repository root, which puts the root on
@@ -7,7 +7,10 @@ run as `python -m pytest` from the repository root, which puts the root on
 
 import itertools
 import os
+import subprocess
+import sys
 import tempfile
+import textwrap
 
 import keras
 import numpy as np
@@ -190,3 +193,25 @@ def crf_mismatches(log_norm_fn, score_fn, decode_fn, case, atol=1e-4):
     if str(best_tags.dtype) != "int32" or not np.array_equal(best_tags, ref["best_tags"]):
         problems.append(f"best_tags: got {best_tags!r}, want {ref['best_tags']!r}")
     return problems
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_python(code, env_extra=None, timeout=600):
+    """Runs `code` (dedented) in a fresh Python process at the repository root.
+
+    For what one process cannot test twice: another Keras backend, TensorFlow's
+    start-up settings, logical devices.
+
+    Args:
+        code: Python source.
+        env_extra: environment variables to add (TF's C++ logging is muted).
+        timeout: seconds.
+
+    Returns:
+        The `subprocess.CompletedProcess`, with text stdout and stderr.
+    """
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env_extra or {}))
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)

@@ -1,10 +1,6 @@
 """Other Keras backends and devices: JAX training on our tf.data pipeline, mirrored strategy, cuDNN settings."""
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
@@ -18,13 +14,7 @@ from tests.conftest import (
     write_text_file,
 )
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _run(code, env_extra):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env_extra)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+from tests.helpers import run_python as _run
 
 
 def _train_on_jax(runs):

@@ -1,9 +1,5 @@
 """training.intra_op_threads: validated, applied before TensorFlow starts, reported when too late."""
 
-import os
-import subprocess
-import sys
-import textwrap
 import warnings
 
 import keras
@@ -11,8 +7,7 @@ import pytest
 
 from nlpseq.errors import ConfigError
 from nlpseq.training.threads import set_intra_op_threads
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers import run_python
 
 
 @pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True])
@@ -52,7 +47,5 @@ def test_the_cli_start_up_leaves_the_setting_open():
         assert tf.config.threading.get_intra_op_parallelism_threads() == 1
         print("applied")
     """
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = run_python(code, timeout=300)
     assert done.returncode == 0 and "applied" in done.stdout, done.stderr[-2000:]
