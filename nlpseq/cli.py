@@ -66,6 +66,7 @@ def _checkpoint_predictor(run_dir):
     from nlpseq.data.features import TaggingFeatures
     from nlpseq.errors import ModelDirError
     from nlpseq.training.evaluation import predict_tags
+    from nlpseq.training.lm_features import FeatureLanguageModels
     from nlpseq.training.tagging import build_model, load_aux_tags
 
     run_dir = Path(run_dir)
@@ -74,7 +75,8 @@ def _checkpoint_predictor(run_dir):
     except OSError:
         raise ModelDirError(f"{run_dir} has checkpoints but no config.yaml") from None
     features = TaggingFeatures.load(run_dir / "features")
-    model = build_model(config, features, aux_tags=len(load_aux_tags(run_dir)))
+    lms = FeatureLanguageModels.load(config["features"].get("lm"))
+    model = build_model(config, features, aux_tags=len(load_aux_tags(run_dir)), lms=lms)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the file also holds optimizer slots this model has no use for
         model.load_weights(run_dir / "checkpoints" / "best.weights.h5")
@@ -116,7 +118,8 @@ def _evaluate_lm(args):
     lines = read_corpus(args.data_file)
     if not lines:
         raise NlpseqError(f"{args.data_file}: no text to score")
-    scores = score_lines(lm, encoder, lines, config["training"]["eval_batch_size"], config["training"]["bptt"])
+    scores = score_lines(lm, encoder, lines, config["training"]["eval_batch_size"], config["training"]["bptt"],
+                         reverse=config["data"].get("reverse", False))
     print(f"model: {args.model_dir}\ndata: {args.data_file}\nlines: {len(lines)}  "
           f"tokens (words + one <eos> per line): {scores['tokens']}")
     for name, value in scores.items():

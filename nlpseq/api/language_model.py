@@ -52,6 +52,13 @@ class LanguageModel:
         self.config = config
         self._saved = saved_model
 
+    def _check_left_to_right(self):
+        # A right-to-left model (data.reverse) serves as a tagger feature; its exported
+        # signatures would read prompts in the wrong direction.
+        if self.config.get("data", {}).get("reverse"):
+            raise InputError(f"{self.path} is a right-to-left language model (data.reverse: true), made as a "
+                             "tagger feature: generation and scoring read left to right")
+
     @classmethod
     def load(cls, path):
         """Loads a model directory written by `nlpseq train lm`.
@@ -108,6 +115,7 @@ class LanguageModel:
         if isinstance(prompts, str) or not all(isinstance(p, str) for p in prompts):
             raise InputError("generate_batch expects a list of strings")
         _check_params(strategy, max_new_tokens, temperature, top_k, top_p, beam_size)
+        self._check_left_to_right()
         prompts = list(prompts)
         if not prompts:
             return []
@@ -150,6 +158,7 @@ class LanguageModel:
 
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
             raise InputError("score_batch expects a list of strings")
+        self._check_left_to_right()
         results = []
         for start in range(0, len(texts), batch_size):
             out = self._saved.score(tf.constant(list(texts[start:start + batch_size]), tf.string))

@@ -8,7 +8,9 @@ list of words into the integer inputs of `nlpseq.models.SequenceTagger`:
 - `casing` (T,)   a casing class per word (see `casing_class`), when on,
 - `pieces` (P,) SentencePiece ids of the words, and `piece_words` (P,) the
   1-based index of the word each piece belongs to (0 is padding), when
-  subword features are on.
+  subword features are on,
+- `lm_pieces` and `lm_piece_words`, the same with the pieces of the language
+  models of `features.lm` (contextual features).
 
 The Python path (`encode`) feeds training; the TensorFlow path (`tf_encode`)
 runs inside the exported SavedModel, so serving needs no Python preprocessing.
@@ -83,6 +85,23 @@ def tf_casing_class(words):
 WORD_BEGIN, WORD_END = "\ue000", "\ue001"
 
 
+def _encode_pieces(tokenizer, words):
+    """`(pieces, piece_words)` int32 arrays of a sentence; piece_words is 1-based."""
+    pieces, word_index = tokenizer.encode_words(words)
+    return np.asarray(pieces, dtype=np.int32), np.asarray(word_index, dtype=np.int32) + 1
+
+
+def _tf_encode_pieces(table, tokens):
+    """In-graph `_encode_pieces` over a padded (B, T) batch of words: two (B, P) tensors."""
+    import tensorflow as tf
+
+    pieces = table.tokenize(tokens)  # (B, T, None); padding words give none
+    flat = pieces.merge_dims(1, 2)
+    # Row b*T + t of the flattened words is word t of sentence b.
+    word_of_piece = tf.cast(pieces.values.value_rowids() % tf.cast(tf.shape(tokens)[1], tf.int64), tf.int32)
+    return flat.to_tensor(default_value=0), flat.with_flat_values(word_of_piece + 1).to_tensor(default_value=0)
+
+
 def _marked_words(words, max_word_len):
     """Each word cut to `max_word_len` characters and wrapped in the boundary markers."""
     return [WORD_BEGIN + w[:max_word_len] + WORD_END if w else "" for w in words]
@@ -101,6 +120,8 @@ class TaggingFeatures:
         char_boundaries: wrap each word's characters in begin and end markers
             (`WORD_BEGIN`, `WORD_END`), so character n-grams can tell a
             prefix or suffix from the same letters inside the word.
+        lm_pieces: the `SentencePieceTokenizer` of the language models of
+            `features.lm`, or None when there are none.
 
     Example:
         >>> feats = TaggingFeatures.build(sentences, tags=["O", "S-PER"], lowercase=True)
@@ -108,8 +129,9 @@ class TaggingFeatures:
     """
 
     def __init__(self, words, tags, chars=None, max_word_len=20, use_casing=True, subwords=None,
-                 char_boundaries=False):
+                 char_boundaries=False, lm_pieces=None):
         self.words = words
+        self.lm_pieces = lm_pieces
         self.subwords = subwords
         self.tags = list(tags)
         self.chars = chars
@@ -121,7 +143,7 @@ class TaggingFeatures:
     @classmethod
     def build(cls, word_lists, tags, *, min_freq=1, max_size=None, lowercase=True,
               normalize_digits=True, use_chars=True, max_word_len=20, use_casing=True,
-              subword_type=None, subword_vocab_size=4000, char_boundaries=False):
+              subword_type=None, subword_vocab_size=4000, char_boundaries=False, lm_pieces=None):
         """Fits the vocabularies on training sentences.
 
         Args:
@@ -135,6 +157,7 @@ class TaggingFeatures:
                 model on the training sentences.
             subword_vocab_size: its vocabulary size.
             char_boundaries: wrap each word's characters in begin/end markers.
+            lm_pieces: the language models' `SentencePieceTokenizer`, or None.
 
         Returns:
             A TaggingFeatures.
@@ -153,7 +176,7 @@ class TaggingFeatures:
             subwords = SentencePieceTokenizer.train(
                 [" ".join(ws) for ws in word_lists], vocab_size=subword_vocab_size, model_type=subword_type
             )
-        return cls(words, tags, chars, max_word_len, use_casing, subwords, char_boundaries)
+        return cls(words, tags, chars, max_word_len, use_casing, subwords, char_boundaries, lm_pieces)
 
     def encode(self, words):
         """Encodes one sentence.
@@ -179,9 +202,9 @@ class TaggingFeatures:
         if self.use_casing:
             out["casing"] = np.asarray([casing_class(w) for w in words], dtype=np.int32)
         if self.subwords is not None:
-            pieces, word_index = self.subwords.encode_words(words)
-            out["pieces"] = np.asarray(pieces, dtype=np.int32)
-            out["piece_words"] = np.asarray(word_index, dtype=np.int32) + 1
+            out["pieces"], out["piece_words"] = _encode_pieces(self.subwords, words)
+        if self.lm_pieces is not None:
+            out["lm_pieces"], out["lm_piece_words"] = _encode_pieces(self.lm_pieces, words)
         return out
 
     def encode_tags(self, tags):
@@ -200,6 +223,8 @@ class TaggingFeatures:
                 self._tables["chars"] = self.chars.tf_lookup_table()
             if self.subwords is not None:
                 self._tables["subwords"] = self.subwords.tf_tokenizer()
+            if self.lm_pieces is not None:
+                self._tables["lm_pieces"] = self.lm_pieces.tf_tokenizer()
         return self._tables
 
     def tf_encode(self, tokens):
@@ -232,12 +257,9 @@ class TaggingFeatures:
         if self.use_casing:
             out["casing"] = tf.cast(tf_casing_class(tokens), tf.int32)
         if self.subwords is not None:
-            pieces = tables["subwords"].tokenize(tokens)  # (B, T, None); padding words give none
-            flat = pieces.merge_dims(1, 2)
-            # Row b*T + t of the flattened words is word t of sentence b.
-            word_of_piece = tf.cast(pieces.values.value_rowids() % tf.cast(tf.shape(tokens)[1], tf.int64), tf.int32)
-            out["pieces"] = flat.to_tensor(default_value=0)
-            out["piece_words"] = flat.with_flat_values(word_of_piece + 1).to_tensor(default_value=0)
+            out["pieces"], out["piece_words"] = _tf_encode_pieces(tables["subwords"], tokens)
+        if self.lm_pieces is not None:
+            out["lm_pieces"], out["lm_piece_words"] = _tf_encode_pieces(tables["lm_pieces"], tokens)
         return out
 
     def save(self, directory):
@@ -249,9 +271,11 @@ class TaggingFeatures:
             self.chars.save(directory, "chars")
         if self.subwords is not None:
             self.subwords.save(directory, "subwords")
+        if self.lm_pieces is not None:
+            self.lm_pieces.save(directory, "lm_pieces")
         options = {"tags": self.tags, "max_word_len": self.max_word_len, "use_casing": self.use_casing,
                    "use_chars": self.chars is not None, "use_subwords": self.subwords is not None,
-                   "char_boundaries": self.char_boundaries}
+                   "char_boundaries": self.char_boundaries, "use_lm_pieces": self.lm_pieces is not None}
         tmp = directory / "features.json.tmp"
         tmp.write_text(json.dumps(options, indent=1), encoding="utf-8")
         tmp.replace(directory / "features.json")
@@ -268,6 +292,7 @@ class TaggingFeatures:
         words = Vocabulary.load(directory, "words")
         chars = CharVocabulary.load(directory, "chars") if options["use_chars"] else None
         subwords = SentencePieceTokenizer.load(directory, "subwords") if options.get("use_subwords") else None
+        lm_pieces = SentencePieceTokenizer.load(directory, "lm_pieces") if options.get("use_lm_pieces") else None
         # Model directories written before char_boundaries existed have none.
         return cls(words, options["tags"], chars, options["max_word_len"], options["use_casing"], subwords,
-                   options.get("char_boundaries", False))
+                   options.get("char_boundaries", False), lm_pieces)

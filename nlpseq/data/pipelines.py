@@ -13,8 +13,15 @@ import tensorflow as tf
 
 
 def _ragged(arrays, dtype=tf.int32):
-    """Packs a list of numpy arrays (T_i, ...) into a RaggedTensor (N, None, ...)."""
+    """Packs a list of numpy arrays (T_i, ...) into a RaggedTensor (N, None, ...).
+
+    Integer (T, C) arrays (characters) are ragged in both dimensions, their
+    zeros being padding; float (T, D) arrays (cached language-model states) are
+    dense vectors and keep their width and dtype.
+    """
     lengths = [len(a) for a in arrays]
+    if arrays and np.issubdtype(arrays[0].dtype, np.floating):
+        return tf.RaggedTensor.from_row_lengths(tf.constant(np.concatenate(arrays), tf.float32), lengths)
     if arrays and arrays[0].ndim == 2:
         # (T, C) per sentence: ragged over words and over characters.
         rows = [row for a in arrays for row in a]

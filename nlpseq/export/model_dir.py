@@ -69,6 +69,12 @@ def _run_lines(metrics, wall_seconds, size_mb):
     ]
 
 
+def _lm_feature_text(lm_config):
+    """The card's words for `features.lm`: which language models feed the tagger, if any."""
+    named = [f"{side} `{path}`" for side, path in (lm_config or {}).items() if path]
+    return f" + frozen language-model states ({', '.join(named)})" if named else ""
+
+
 def _card(config, metrics, wall_seconds, size_mb):
     task = config["task"]
     title = {"ner": "Named-entity recognition", "pos": "Part-of-speech tagging"}.get(task, task)
@@ -79,6 +85,7 @@ def _card(config, metrics, wall_seconds, size_mb):
         f"- architecture: word embeddings ({config['features']['word']['dim']}d"
         f"{', pretrained ' + str(config['features']['word']['pretrained']) if config['features']['word']['pretrained'] else ', random init'})"
         f" + char {config['features']['char']['type']} + casing {config['features']['casing']['dim']}d"
+        + _lm_feature_text(config["features"].get("lm")) +
         f" → {'Bi' if config['encoder']['bidirectional'] else ''}{config['encoder']['cell'].upper()}"
         f" {config['encoder']['num_layers']}×{config['encoder']['units']} → {config['head']['type']}"
         + (f" (plus a {config['head']['aux_field']} softmax head, loss weight {config['head']['aux_weight']},"

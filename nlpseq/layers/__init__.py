@@ -21,6 +21,7 @@ from nlpseq.layers.embeddings import (
     WordEmbedding,
 )
 from nlpseq.layers.heads import TagHead, masked_softmax_cross_entropy
+from nlpseq.layers.lm_context import LMContextEmbedding
 from nlpseq.layers.rnn_encoder import RNNEncoder, cudnn_eligible
 from nlpseq.layers.rnn_stack import RecurrentStack, VariationalDropout
 
@@ -39,6 +40,7 @@ __all__ = [
     "CharCNNEmbedding",
     "SubwordPooledEmbedding",
     "WordEmbedding",
+    "LMContextEmbedding",
     "RNNEncoder",
     "RecurrentStack",
     "VariationalDropout",

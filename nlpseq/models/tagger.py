@@ -11,6 +11,7 @@ from nlpseq.layers import (
     CasingEmbedding,
     CharBiLSTMEmbedding,
     CharCNNEmbedding,
+    LMContextEmbedding,
     RNNEncoder,
     SubwordPooledEmbedding,
     TagHead,
@@ -59,6 +60,13 @@ class SequenceTagger(keras.Model):
             only; 0 disables it. Its targets come as `aux_tags` (B, T) in the
             input dict, and its cross-entropy joins the loss times `aux_weight`.
         aux_weight: weight of the auxiliary loss.
+        lm_specs: contextual features from pretrained language models: a
+            list of `LMContextEmbedding` arguments (dicts with `direction`,
+            `vocab_size`, `embedding_dim`, `units`, `cell`, `eos_id`), one per
+            model, read from `lm_pieces` / `lm_piece_words` in the input dict.
+            Their weights are copied in after building (`LMContextEmbedding.copy_from`)
+            and stay frozen, so training may pass their output instead, as
+            `lm_states` (B, T, D) in the input dict (see `lm_states`).
 
     Example:
         >>> model = nlpseq.models.SequenceTagger(word_vocab_size=50, num_tags=5, word_dim=8,
@@ -90,6 +98,7 @@ class SequenceTagger(keras.Model):
         word_trainable=True,
         aux_tags=0,
         aux_weight=0.5,
+        lm_specs=(),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -120,6 +129,7 @@ class SequenceTagger(keras.Model):
         self.word_trainable = word_trainable
         self.aux_tags = int(aux_tags)
         self.aux_weight = float(aux_weight)
+        self.lm_specs = [dict(spec) for spec in lm_specs]
 
         self.word_embedding = WordEmbedding(
             word_vocab_size, word_dim, trainable_embeddings=word_trainable, name="word_embedding"
@@ -142,6 +152,7 @@ class SequenceTagger(keras.Model):
             SubwordPooledEmbedding(subword_vocab_size, subword_dim, mode=subword_pooling, name="subword_embedding")
             if subword_vocab_size else None
         )
+        self.lm_embeddings = [LMContextEmbedding(**spec, name=f"lm_{spec['direction']}") for spec in self.lm_specs]
         self.dropout = keras.layers.Dropout(feature_dropout)
         self.encoder = RNNEncoder(
             units, cell=cell, num_layers=num_layers, bidirectional=bidirectional,
@@ -161,7 +172,23 @@ class SequenceTagger(keras.Model):
             names.append("casing")
         if self.subword_embedding is not None:
             names += ["pieces", "piece_words"]
+        if self.lm_embeddings:
+            names += ["lm_pieces", "lm_piece_words"]
         return names
+
+    def lm_states(self, inputs):
+        """The contextual features of `features.lm`: the language models' states per word.
+
+        Args:
+            inputs: the input dict (`words`, `lm_pieces`, `lm_piece_words`).
+
+        Returns:
+            (B, T, D) float tensor, the models' outputs side by side (D is the
+            sum of their sizes).
+        """
+        parts = [layer([inputs["lm_pieces"], inputs["lm_piece_words"], inputs["words"]])
+                 for layer in self.lm_embeddings]
+        return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
 
     def call(self, inputs, training=False):
         words = inputs["words"]
@@ -175,6 +202,10 @@ class SequenceTagger(keras.Model):
             # piece_words is 1-based with 0 for padding; the layer wants -1 there.
             word_index = ops.cast(inputs["piece_words"], "int32") - 1
             features.append(self.subword_embedding([inputs["pieces"], word_index, words]))
+        if "lm_states" in inputs:  # cached in training: the language models are frozen
+            features.append(ops.cast(inputs["lm_states"], features[0].dtype))
+        elif self.lm_embeddings:
+            features.append(ops.cast(self.lm_states(inputs), features[0].dtype))
         x = features[0] if len(features) == 1 else ops.concatenate(features, axis=-1)
         x = self.dropout(x, training=training)
         x = self.encoder(x, mask=mask, training=training)
@@ -236,14 +267,15 @@ class SequenceTagger(keras.Model):
                     "char_dim", "char_units", "char_kernel_size", "casing_dim", "subword_vocab_size",
                     "subword_dim", "subword_pooling", "feature_dropout",
                     "cell", "units", "num_layers", "bidirectional", "encoder_dropout", "head",
-                    "head_dropout", "word_trainable", "aux_tags", "aux_weight",
+                    "head_dropout", "word_trainable", "aux_tags", "aux_weight", "lm_specs",
                 )
             }
         )
         return config
 
 
-def tagger_from_config(config, word_vocab_size, char_vocab_size, num_tags, subword_vocab_size=0, aux_tags=0):
+def tagger_from_config(config, word_vocab_size, char_vocab_size, num_tags, subword_vocab_size=0, aux_tags=0,
+                       lm_specs=()):
     """Builds a SequenceTagger from a resolved task config.
 
     Args:
@@ -253,6 +285,7 @@ def tagger_from_config(config, word_vocab_size, char_vocab_size, num_tags, subwo
         num_tags: number of tags.
         subword_vocab_size: SentencePiece vocabulary size (0 when subwords are off).
         aux_tags: size of the auxiliary tag set of `head.aux_field` (0: none).
+        lm_specs: the `LMContextEmbedding` arguments of `features.lm` (see `SequenceTagger`).
 
     Returns:
         An unbuilt SequenceTagger.
@@ -283,4 +316,5 @@ def tagger_from_config(config, word_vocab_size, char_vocab_size, num_tags, subwo
         word_trainable=feats["word"]["trainable"],
         aux_tags=aux_tags,
         aux_weight=head.get("aux_weight", 0.5),
+        lm_specs=lm_specs,
     )

@@ -13,7 +13,7 @@ import numpy as np
 
 from nlpseq.errors import ConfigError, InputError, ModelDirError
 
-_MODEL_TYPES = ("unigram", "bpe")
+_MODEL_TYPES = ("unigram", "bpe", "char")
 
 
 def _spm():
@@ -63,12 +63,15 @@ class SentencePieceTokenizer:
 
         The vocabulary size is a hard limit: when the data cannot fill ``vocab_size``
         pieces, a `ConfigError` says the largest size that works (we prefer a clear error
-        to silently getting a smaller vocabulary than the config says).
+        to silently getting a smaller vocabulary than the config says). For
+        ``model_type="char"`` it is an upper limit instead: the vocabulary is every
+        character of the data (the rarest ones are cut when there are more).
 
         Args:
             texts: an iterable of strings (sentences or lines).
             vocab_size: number of pieces, special ones included.
-            model_type: ``"unigram"`` or ``"bpe"``.
+            model_type: ``"unigram"``, ``"bpe"`` or ``"char"`` (one piece per
+                character, plus ``"▁"`` for each word start: a character LM).
             character_coverage: share of characters covered (1.0 for small alphabets,
                 0.9995 is the usual value for CJK).
             seed: seed of SentencePiece's random generator (training is deterministic

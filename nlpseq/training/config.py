@@ -44,6 +44,10 @@ TAGGER_DEFAULTS = {
         "casing": {"dim": 4},  # 0 turns the casing feature off
         # SentencePiece pieces trained on the training words, pooled per word.
         "subword": {"type": None, "vocab_size": 4000, "dim": 50, "pooling": "first"},  # type: None | bpe | unigram
+        # Contextual features: the states of pretrained language models (model directories of
+        # `nlpseq train lm` with a SentencePiece tokenizer, e.g. a char LM), frozen. forward reads
+        # left to right; backward is a model trained with data.reverse: true.
+        "lm": {"forward": None, "backward": None},
         "dropout": 0.5,
     },
     "encoder": {"cell": "lstm", "units": 200, "num_layers": 1, "bidirectional": True, "dropout": 0.5},
@@ -81,14 +85,16 @@ TAGGER_DEFAULTS = {
 LM_DEFAULTS = {
     "task": "lm",
     "seed": 1,
-    "data": {"train": None, "dev": None, "test": None},  # plain text, one sentence per line
+    # Plain text, one sentence per line; `train` may list several files. `reverse: true` trains a
+    # right-to-left model (the backward half of the tagger's `features.lm`).
+    "data": {"train": None, "dev": None, "test": None, "reverse": False},
     "tokenizer": {
         "type": "word",  # word (whitespace tokens) | sentencepiece
         "lowercase": False,
         "min_freq": 1,
         "max_size": None,
         "vocab_size": 8000,  # sentencepiece only
-        "model_type": "unigram",  # sentencepiece only: unigram | bpe
+        "model_type": "unigram",  # sentencepiece only: unigram | bpe | char (vocab_size is then a maximum)
     },
     "model": {
         "cell": "lstm",  # lstm | gru | simple
@@ -117,6 +123,9 @@ LM_DEFAULTS = {
         "jit_compile": True,  # XLA-compile the train step (bench/lm_speed.py compares it with plain graphs)
         # Ship the mean of the last N epochs' weights when it beats the best epoch on dev (0/1: off).
         "average_last": 0,
+        # Threads TensorFlow gives one op (None: all cores). A character LM's small steps gain
+        # little from a second core, so two runs with 1 each (forward and backward) train faster.
+        "intra_op_threads": None,
         "max_steps_per_epoch": None,  # for quick tests
     },
 }

@@ -14,24 +14,37 @@ from nlpseq.training.callbacks import EpochMonitor, EpochSeeds
 from nlpseq.training.config import save_config
 from nlpseq.training.perplexity import perplexity, stream_log_likelihood
 from nlpseq.training.run import TrainingRun
+from nlpseq.training.threads import set_intra_op_threads
 from nlpseq.training.tbptt import ResetStates, StreamTrainer
 
 
 def read_corpus(path):
-    """The non-blank lines of a plain or gzipped text file (one sentence each)."""
+    """The non-blank lines of a plain or gzipped text file (one sentence each).
+
+    Args:
+        path: a file, a list of files (read in order, as one corpus), or None.
+
+    Returns:
+        list of stripped, non-empty lines (empty for None).
+    """
     if path is None:
         return []
+    if isinstance(path, (list, tuple)):
+        return [line for p in path for line in read_corpus(p)]
     lines = [line.strip() for line in read_text_lines(path)]
     return [line for line in lines if line]
 
 
-def encode_stream(encoder, lines):
+def encode_stream(encoder, lines, reverse=False):
     """One stream of ids: an end-of-sentence id first (the context of the first word), then
     each line's ids followed by an end-of-sentence id (the PTB convention: one `<eos>` per line).
 
     Args:
         encoder: a `TextEncoder`.
         lines: strings.
+        reverse: return the stream backwards, for a right-to-left language model
+            (`data.reverse`). It still starts and ends with an end-of-sentence id,
+            and each line is read from its last token to its first.
 
     Returns:
         int32 array of length 1 + sum(len(ids) + 1).
@@ -41,7 +54,8 @@ def encode_stream(encoder, lines):
     for line in lines:
         ids.extend(encoder.encode(line))
         ids.append(eos)
-    return np.asarray(ids, np.int32)
+    ids = np.asarray(ids, np.int32)
+    return ids[::-1].copy() if reverse else ids
 
 
 def build_encoder(config, lines):
@@ -68,15 +82,22 @@ def word_count(lines):
     return sum(TextEncoder.count_words(line) + 1 for line in lines)
 
 
-def score_lines(lm, encoder, lines, batch_size, bptt):
+def score_lines(lm, encoder, lines, batch_size, bptt, reverse=False):
     """Perplexity figures of a language model on a list of lines.
+
+    Args:
+        lm: the `RNNLanguageModel`.
+        encoder: its `TextEncoder`.
+        lines: the text, one sentence per line.
+        batch_size, bptt: rows and window length of the scoring stream.
+        reverse: score right to left (a model trained with `data.reverse`).
 
     Returns:
         dict with `perplexity` (per word: whitespace words plus one `<eos>` per
         line, the PTB convention), `tokens` (that word count), and for subword
         encoders also `token_perplexity` and `subword_tokens`.
     """
-    nll, tokens = stream_log_likelihood(lm, encode_stream(encoder, lines), batch_size, bptt)
+    nll, tokens = stream_log_likelihood(lm, encode_stream(encoder, lines, reverse), batch_size, bptt)
     words = word_count(lines)
     scores = {"perplexity": perplexity(nll, words), "tokens": words}
     if encoder.kind != "word":
@@ -100,6 +121,7 @@ def train_lm(config, output_dir, work_dir=None, resume=False, verbose=1, command
     """
     from nlpseq.export.model_dir import write_lm_dir
 
+    set_intra_op_threads(config["training"]["intra_op_threads"])  # first: before TensorFlow starts
     run = TrainingRun(config, output_dir, work_dir, resume, command)
     tcfg, work_dir = config["training"], run.work_dir
     if not config["data"]["train"]:
@@ -111,13 +133,14 @@ def train_lm(config, output_dir, work_dir=None, resume=False, verbose=1, command
         encoder = build_encoder(config, train)
         encoder.save(work_dir / "assets")
         save_config(config, work_dir / "config.yaml")
-    train_ids = encode_stream(encoder, train)
+    reverse = bool(config["data"]["reverse"])
+    train_ids = encode_stream(encoder, train, reverse)
     batch_size, bptt = tcfg["batch_size"], tcfg["bptt"]
     if len(train_ids) - 1 < batch_size * 2:
         raise DataError(config["data"]["train"], None,
                         f"{len(train_ids) - 1} tokens are too few for {batch_size} rows; lower training.batch_size")
     print(f"lm: {len(train)} train / {len(dev)} dev / {len(test)} test lines; {len(train_ids) - 1} train tokens; "
-          f"vocabulary {encoder.vocab_size} ({encoder.kind})")
+          f"vocabulary {encoder.vocab_size} ({encoder.kind}){'; right to left' if reverse else ''}")
 
     lm = build_lm(config, encoder.vocab_size)
     trainer = StreamTrainer(lm, batch_size)
@@ -130,7 +153,7 @@ def train_lm(config, output_dir, work_dir=None, resume=False, verbose=1, command
     def dev_perplexity(logs):
         if not dev:
             return float(np.exp(logs["loss"]))
-        return score_lines(lm, encoder, dev, tcfg["eval_batch_size"], bptt)["perplexity"]
+        return score_lines(lm, encoder, dev, tcfg["eval_batch_size"], bptt, reverse)["perplexity"]
 
     windows, steps = stream_windows(train_ids, batch_size, bptt)
     if tcfg["max_steps_per_epoch"]:
@@ -149,7 +172,7 @@ def train_lm(config, output_dir, work_dir=None, resume=False, verbose=1, command
                                          higher_is_better=False)
     metrics = run.metrics("lm", "perplexity", parameters=int(lm.count_params()), **averaging)
     if test:
-        scores = score_lines(lm, encoder, test, tcfg["eval_batch_size"], bptt)
+        scores = score_lines(lm, encoder, test, tcfg["eval_batch_size"], bptt, reverse)
         metrics.update({f"test_{k}": v for k, v in scores.items()})
     print(json.dumps(metrics))
     write_lm_dir(output_dir, lm, encoder, config, metrics, wall_seconds=run.wall_seconds)

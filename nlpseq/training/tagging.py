@@ -16,12 +16,12 @@ from nlpseq.errors import ConfigError
 from nlpseq.models.tagger import tagger_from_config
 from nlpseq.readers.schemes import convert_tags
 from nlpseq.training.callbacks import EpochMonitor, EpochSeeds
+from nlpseq.training.config import save_config
+from nlpseq.training.evaluation import main_metric, predict_tags, score_tagging
+from nlpseq.training.lm_features import FeatureLanguageModels, cache_lm_states
 from nlpseq.training.optimizers import OPTIMIZERS
 from nlpseq.training.run import TrainingRun
 from nlpseq.training.threads import set_intra_op_threads
-from nlpseq.training.config import save_config
-from nlpseq.training.evaluation import main_metric, predict_tags, score_tagging
-
 
 
 def _split_specs(data, split):
@@ -91,8 +91,13 @@ def load_aux_tags(work_dir):
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
 
 
-def build_features(config, train):
+def build_features(config, train, lms=None):
     """Fits the vocabularies on the training split (and adds pretrained words).
+
+    Args:
+        config: the resolved config.
+        train: the training (words, tags) pairs.
+        lms: the `FeatureLanguageModels` of `features.lm`, or None.
 
     Returns:
         (features, pretrained): the TaggingFeatures and, when vectors are
@@ -111,6 +116,7 @@ def build_features(config, train):
         subword_type=config["features"]["subword"]["type"],
         subword_vocab_size=config["features"]["subword"]["vocab_size"],
         char_boundaries=bool(char_cfg["boundaries"]),
+        lm_pieces=lms.tokenizer if lms else None,
     )
     pretrained = None
     if word_cfg["pretrained"]:
@@ -148,19 +154,24 @@ def _strategy(config):
     return tf.distribute.MirroredStrategy()
 
 
-def build_model(config, features, aux_tags=0):
+def build_model(config, features, aux_tags=0, lms=None):
     """Builds (uncompiled) the tagger of a config, sized by its features' vocabularies.
 
     Args:
         config: the resolved config.
         features: the run's `TaggingFeatures`.
         aux_tags: size of the auxiliary tag set (`head.aux_field`), 0 for none.
+        lms: the `FeatureLanguageModels` of `features.lm` (their weights are
+            copied in), or None.
     """
     model = tagger_from_config(
         config, len(features.words), len(features.chars) if features.chars else 0, len(features.tags),
         subword_vocab_size=features.subwords.vocab_size if features.subwords else 0, aux_tags=aux_tags,
+        lm_specs=lms.specs() if lms else (),
     )
     model({k: v[None] for k, v in features.encode(["a"]).items()})
+    if lms:
+        lms.copy_into(model)
     return model
 
 
@@ -182,17 +193,18 @@ def steps_per_execution(steps_per_epoch, most):
     return max([1] + [n for n in range(2, min(most, steps_per_epoch) + 1) if steps_per_epoch % n == 0])
 
 
-def build_compiled_model(config, features, pretrained=None, aux_tags=0, steps_per_call=1):
+def build_compiled_model(config, features, pretrained=None, aux_tags=0, steps_per_call=1, lms=None):
     """Builds and compiles the tagger of a config (inside a distribution scope if configured).
 
-    `steps_per_call` is Keras' `steps_per_execution` (see `steps_per_execution`).
+    `steps_per_call` is Keras' `steps_per_execution` (see `steps_per_execution`);
+    `lms` the `FeatureLanguageModels` of `features.lm` or None.
     """
     tcfg = config["training"]
     if tcfg["mixed_precision"]:
         keras.mixed_precision.set_global_policy("mixed_float16")
     if tcfg["optimizer"] not in OPTIMIZERS:
         raise ConfigError(f"unknown training.optimizer '{tcfg['optimizer']}' (choose {', '.join(OPTIMIZERS)})")
-    model = build_model(config, features, aux_tags)
+    model = build_model(config, features, aux_tags, lms)
     if pretrained is not None:
         matrix, found = embedding_matrix(features.words, *pretrained, config["features"]["word"]["dim"], seed=config["seed"])
         model.word_embedding.set_pretrained(matrix)
@@ -228,13 +240,14 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
     if not train:
         raise ConfigError("data.train is not set")
     aux_train = read_aux_tags(config, "train")
+    lms = FeatureLanguageModels.load(config["features"]["lm"])
     if run.resume:
         # The vocabularies of the interrupted run, so ids match its weights.
         features = TaggingFeatures.load(work_dir / "features")
         aux_tags = load_aux_tags(work_dir)
         pretrained = None
     else:
-        features, pretrained = build_features(config, train)
+        features, pretrained = build_features(config, train, lms)
         features.save(work_dir / "features")
         aux_tags = sorted({t for tags in aux_train for t in tags}) if aux_train else []
         save_aux_tags(work_dir, aux_tags)
@@ -258,8 +271,14 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
         per_call = 1
     scope = strategy.scope() if strategy else contextlib.nullcontext()
     with scope:
-        model = build_compiled_model(config, features, pretrained, aux_tags=len(aux_tags), steps_per_call=per_call)
+        model = build_compiled_model(config, features, pretrained, aux_tags=len(aux_tags), steps_per_call=per_call,
+                                     lms=lms)
     examples, targets = _encode(features, train)
+    dev_encoded = None
+    if lms:
+        print("language-model states of the training and dev sentences (computed once: the models are frozen)")
+        cache_lm_states(model, examples)
+        dev_encoded = cache_lm_states(model, [features.encode(w) for w, _ in dev]) if dev else None
     if aux_tags:
         # The auxiliary targets ride in the input dict, where `compute_loss` finds them.
         aux_ids = {t: i for i, t in enumerate(aux_tags)}
@@ -278,7 +297,7 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
     def dev_score(logs):
         if not dev:
             return -float(logs["loss"])
-        predicted = predict_tags(model, features, [w for w, _ in dev])
+        predicted = predict_tags(model, features, [w for w, _ in dev], encoded=dev_encoded)
         return score_tagging(task, [t for _, t in dev], predicted, config["data"]["model_scheme"])[metric]
 
     monitor = EpochMonitor(dev_score, metric, run.checkpoints, state, tcfg["patience"],
