@@ -86,3 +86,15 @@ def test_data_and_config_errors_are_one_line(tmp_path, lm_files, capsys):
     assert "unknown RNN cell" in capsys.readouterr().err
     assert train(tmp_path, "x", tiny_lm_overrides(lm_files), "--resume") == 2
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_read_corpus_reads_a_list_of_files_in_order(tmp_path):
+    import gzip
+
+    from nlpseq.training.lm import read_corpus
+
+    (tmp_path / "a.txt").write_text("one two\n\n three \n", encoding="utf-8")
+    with gzip.open(tmp_path / "b.txt.gz", "wt", encoding="utf-8") as f:
+        f.write("four\n")
+    assert read_corpus([tmp_path / "a.txt", tmp_path / "b.txt.gz"]) == ["one two", "three", "four"]
+    assert read_corpus(None) == []

@@ -90,6 +90,9 @@ def char_lms(tmp_path_factory):
     return root
 
 
+# Two LM trainings and exports, then a tagger's (about 90 s): opt in with -m slow. The layer
+# tests above check the arithmetic by default.
+@pytest.mark.slow
 def test_tagger_with_lm_features_trains_exports_and_keeps_the_lm_frozen(char_lms, tmp_path):
     import keras
 
@@ -129,6 +132,7 @@ def test_tagger_with_lm_features_trains_exports_and_keeps_the_lm_frozen(char_lms
     assert predict_tags(model, features, sentences, encoded=encoded) == via_keras
 
 
+@pytest.mark.slow
 def test_a_right_to_left_lm_refuses_to_generate_or_score(char_lms):
     from nlpseq import LanguageModel
     from nlpseq.errors import InputError
@@ -141,14 +145,21 @@ def test_a_right_to_left_lm_refuses_to_generate_or_score(char_lms):
     assert isinstance(LanguageModel.load(char_lms / "forward").score("John left .")["log_prob"], float)
 
 
+@pytest.mark.slow
 def test_lm_features_reject_a_model_of_the_wrong_direction(char_lms):
     from nlpseq.training.lm_features import FeatureLanguageModels
 
     with pytest.raises(ConfigError, match="reads text left to right"):
         FeatureLanguageModels.load({"backward": str(char_lms / "forward")})
+
+
+def test_lm_features_reject_unknown_keys_and_are_off_without_models():
+    from nlpseq.training.lm_features import FeatureLanguageModels
+
     with pytest.raises(ConfigError, match="unknown keys"):
-        FeatureLanguageModels.load({"sideways": str(char_lms / "forward")})
+        FeatureLanguageModels.load({"sideways": "some/dir"})
     assert FeatureLanguageModels.load({"forward": None, "backward": None}) is None
+    assert FeatureLanguageModels.load(None) is None
 
 
 def test_lm_features_reject_a_word_level_model(tiny_lm_model):
