@@ -77,10 +77,6 @@ class LMContextEmbedding(keras.layers.Layer):
         self.stack = RecurrentStack(self.units, cell=cell, name="rnn")
         self.trainable = False
 
-    @property
-    def output_dim(self):
-        return self.units[-1]
-
     def build(self, input_shape):
         pieces_shape = tuple(input_shape[0])
         self.embedding.build(pieces_shape)

@@ -97,26 +97,25 @@ def cache_lm_states(model, examples, batch_size=64):
     import keras
     import numpy as np
 
+    from nlpseq.data.pipelines import encoded_dataset, padded_batches
+
+    names = ("words", "lm_pieces", "lm_piece_words")
     compute = model.lm_states
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        spec = {name: tf.TensorSpec([None, None], tf.int32) for name in ("words", "lm_pieces", "lm_piece_words")}
-        compute = tf.function(model.lm_states, input_signature=[spec])
+        compute = tf.function(model.lm_states, input_signature=[{n: tf.TensorSpec([None, None], tf.int32) for n in names}])
     # Similar lengths in a batch: less padding for the language models to read.
     order = sorted(range(len(examples)), key=lambda i: len(examples[i]["lm_pieces"]))
+    inputs = encoded_dataset([{n: examples[i][n] for n in names} for i in order])
     progress = keras.utils.Progbar(len(examples), unit_name="sentence")
-    for start in range(0, len(order), batch_size):
-        chunk = [examples[i] for i in order[start:start + batch_size]]
-        batch = {}
-        for name in ("words", "lm_pieces", "lm_piece_words"):
-            width = max(len(e[name]) for e in chunk)
-            batch[name] = np.zeros((len(chunk), width), np.int32)
-            for row, example in enumerate(chunk):
-                batch[name][row, :len(example[name])] = example[name]
+    position = 0
+    for batch in padded_batches(inputs, batch_size).as_numpy_iterator():
         states = np.asarray(compute(batch), np.float32)
-        for row, example in enumerate(chunk):
-            example["lm_states"] = states[row, :len(example["words"])]
+        for row in states:
+            example = examples[order[position]]
+            example["lm_states"] = row[:len(example["words"])]
             del example["lm_pieces"], example["lm_piece_words"]
-        progress.add(len(chunk))
+            position += 1
+        progress.add(len(states))
     return examples
