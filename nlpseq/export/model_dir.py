@@ -71,8 +71,10 @@ def _run_lines(metrics, wall_seconds, size_mb):
 
 def _lm_feature_text(lm_config):
     """The card's words for `features.lm`: which language models feed the tagger, if any."""
-    named = [f"{side} `{path}`" for side, path in (lm_config or {}).items() if path]
-    return f" + frozen language-model states ({', '.join(named)})" if named else ""
+    lm_config = lm_config or {}
+    named = [f"{side} `{lm_config[side]}`" for side in ("forward", "backward") if lm_config.get(side)]
+    projected = f", projected to {lm_config['dim']}d" if lm_config.get("dim") else ""
+    return f" + frozen language-model states ({', '.join(named)}{projected})" if named else ""
 
 
 def _card(config, metrics, wall_seconds, size_mb):

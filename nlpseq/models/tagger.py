@@ -67,6 +67,10 @@ class SequenceTagger(keras.Model):
             Their weights are copied in after building (`LMContextEmbedding.copy_from`)
             and stay frozen, so training may pass their output instead, as
             `lm_states` (B, T, D) in the input dict (see `lm_states`).
+        lm_dim: if set, a trainable linear projection maps the language-model
+            states to this size before they join the other word features (as
+            Flair reprojects its embeddings): the encoder's input weights then
+            grow by `lm_dim` columns instead of D, which keeps the model small.
 
     Example:
         >>> model = nlpseq.models.SequenceTagger(word_vocab_size=50, num_tags=5, word_dim=8,
@@ -99,6 +103,7 @@ class SequenceTagger(keras.Model):
         aux_tags=0,
         aux_weight=0.5,
         lm_specs=(),
+        lm_dim=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -130,6 +135,7 @@ class SequenceTagger(keras.Model):
         self.aux_tags = int(aux_tags)
         self.aux_weight = float(aux_weight)
         self.lm_specs = [dict(spec) for spec in lm_specs]
+        self.lm_dim = int(lm_dim) if lm_dim else None
 
         self.word_embedding = WordEmbedding(
             word_vocab_size, word_dim, trainable_embeddings=word_trainable, name="word_embedding"
@@ -153,6 +159,8 @@ class SequenceTagger(keras.Model):
             if subword_vocab_size else None
         )
         self.lm_embeddings = [LMContextEmbedding(**spec, name=f"lm_{spec['direction']}") for spec in self.lm_specs]
+        self.lm_projection = (keras.layers.Dense(self.lm_dim, use_bias=False, name="lm_projection")
+                              if self.lm_dim and self.lm_specs else None)
         self.dropout = keras.layers.Dropout(feature_dropout)
         self.encoder = RNNEncoder(
             units, cell=cell, num_layers=num_layers, bidirectional=bidirectional,
@@ -202,10 +210,13 @@ class SequenceTagger(keras.Model):
             # piece_words is 1-based with 0 for padding; the layer wants -1 there.
             word_index = ops.cast(inputs["piece_words"], "int32") - 1
             features.append(self.subword_embedding([inputs["pieces"], word_index, words]))
+        states = None
         if "lm_states" in inputs:  # cached in training: the language models are frozen
-            features.append(ops.cast(inputs["lm_states"], features[0].dtype))
+            states = ops.cast(inputs["lm_states"], features[0].dtype)
         elif self.lm_embeddings:
-            features.append(ops.cast(self.lm_states(inputs), features[0].dtype))
+            states = ops.cast(self.lm_states(inputs), features[0].dtype)
+        if states is not None:
+            features.append(self.lm_projection(states) if self.lm_projection is not None else states)
         x = features[0] if len(features) == 1 else ops.concatenate(features, axis=-1)
         x = self.dropout(x, training=training)
         x = self.encoder(x, mask=mask, training=training)
@@ -267,7 +278,7 @@ class SequenceTagger(keras.Model):
                     "char_dim", "char_units", "char_kernel_size", "casing_dim", "subword_vocab_size",
                     "subword_dim", "subword_pooling", "feature_dropout",
                     "cell", "units", "num_layers", "bidirectional", "encoder_dropout", "head",
-                    "head_dropout", "word_trainable", "aux_tags", "aux_weight", "lm_specs",
+                    "head_dropout", "word_trainable", "aux_tags", "aux_weight", "lm_specs", "lm_dim",
                 )
             }
         )
@@ -317,4 +328,5 @@ def tagger_from_config(config, word_vocab_size, char_vocab_size, num_tags, subwo
         aux_tags=aux_tags,
         aux_weight=head.get("aux_weight", 0.5),
         lm_specs=lm_specs,
+        lm_dim=(feats.get("lm") or {}).get("dim"),
     )

@@ -46,8 +46,9 @@ TAGGER_DEFAULTS = {
         "subword": {"type": None, "vocab_size": 4000, "dim": 50, "pooling": "first"},  # type: None | bpe | unigram
         # Contextual features: the states of pretrained language models (model directories of
         # `nlpseq train lm` with a SentencePiece tokenizer, e.g. a char LM), frozen. forward reads
-        # left to right; backward is a model trained with data.reverse: true.
-        "lm": {"forward": None, "backward": None},
+        # left to right; backward is a model trained with data.reverse: true. dim: if set, a trainable
+        # linear projection of their states to this size (a smaller encoder, so a smaller model).
+        "lm": {"forward": None, "backward": None, "dim": None},
         "dropout": 0.5,
     },
     "encoder": {"cell": "lstm", "units": 200, "num_layers": 1, "bidirectional": True, "dropout": 0.5},

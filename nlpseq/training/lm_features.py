@@ -24,7 +24,8 @@ class FeatureLanguageModels:
 
         Args:
             lm_config: the `features.lm` dict (`forward`, `backward`: model
-                directories written by `nlpseq train lm`, or null).
+                directories written by `nlpseq train lm`, or null; `dim`: the
+                projection size, read by the tagger, checked here).
 
         Returns:
             A FeatureLanguageModels, or None when neither direction is set.
@@ -42,9 +43,13 @@ class FeatureLanguageModels:
         from nlpseq.tokenizers.text_encoder import TextEncoder
 
         lm_config = lm_config or {}
-        unknown = set(lm_config) - set(DIRECTIONS)
+        unknown = set(lm_config) - set(DIRECTIONS) - {"dim"}
         if unknown:
-            raise ConfigError(f"features.lm has unknown keys {sorted(unknown)} (expected {', '.join(DIRECTIONS)})")
+            raise ConfigError(f"features.lm has unknown keys {sorted(unknown)} "
+                              f"(expected {', '.join(DIRECTIONS)}, dim)")
+        dim = lm_config.get("dim")
+        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
+            raise ConfigError(f"features.lm.dim must be a positive whole number or null, not {dim!r}")
         models, tokenizer = {}, None
         for direction in DIRECTIONS:
             path = lm_config.get(direction)

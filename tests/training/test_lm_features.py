@@ -56,6 +56,34 @@ def test_lm_context_embedding_equals_the_language_model_run_alone(direction):
             np.testing.assert_allclose(out[b, t], expected, atol=1e-5)
 
 
+def test_lm_dim_projects_the_states_and_cached_states_give_the_same_tags():
+    """features.lm.dim: a linear map of the LM states before the encoder, shrinking its input
+    weights; the training path (cached `lm_states`) and the serving path (pieces) agree."""
+    import keras
+
+    from nlpseq.models import SequenceTagger
+
+    specs = [{"direction": d, "vocab_size": 12, "embedding_dim": 4, "units": [6], "cell": "lstm", "eos_id": 3}
+             for d in ("forward", "backward")]
+    inputs = {"words": np.array([[2, 3, 4], [5, 6, 0]]),
+              "lm_pieces": np.array([[5, 6, 7, 8, 9, 0], [9, 4, 0, 0, 0, 0]]),
+              "lm_piece_words": np.array([[1, 1, 2, 3, 3, 0], [1, 2, 0, 0, 0, 0]])}
+    sizes = {}
+    for lm_dim in (None, 2):
+        model = SequenceTagger(word_vocab_size=10, num_tags=3, word_dim=4, units=3, lm_specs=specs, lm_dim=lm_dim)
+        scores = np.asarray(model(inputs))
+        sizes[lm_dim] = model.encoder.count_params()
+        cached = {"words": inputs["words"], "lm_states": np.asarray(model.lm_states(inputs))}
+        assert cached["lm_states"].shape == (2, 3, 12)
+        np.testing.assert_allclose(np.asarray(model(cached)), scores, atol=1e-5)
+        clone = SequenceTagger.from_config(model.get_config())
+        assert clone.lm_dim == lm_dim and (clone.lm_projection is None) == (lm_dim is None)
+    assert model.lm_projection.kernel.shape == (12, 2)
+    # Both directions' 4 LSTM gates of 3 units each read 10 fewer inputs.
+    assert sizes[None] - sizes[2] == 2 * 4 * 3 * (12 - 2)
+    assert isinstance(model.lm_projection, keras.layers.Dense)
+
+
 def test_encode_stream_reverse_reads_the_text_backwards():
     from nlpseq.tokenizers.text_encoder import TextEncoder
     from nlpseq.training.lm import encode_stream
@@ -104,12 +132,14 @@ def test_tagger_with_lm_features_trains_exports_and_keeps_the_lm_frozen(char_lms
 
     files = write_splits(tmp_path, write_conll_file, make_ner_sentences, (60, 10, 10), ".txt")
     overrides = tiny_tagger_overrides(files, epochs=2) + [
-        f"features.lm.forward={char_lms / 'forward'}", f"features.lm.backward={char_lms / 'backward'}"]
+        f"features.lm.forward={char_lms / 'forward'}", f"features.lm.backward={char_lms / 'backward'}",
+        "features.lm.dim=8"]
     assert run_training("ner", tmp_path, "model", overrides) == 0
 
     model = keras.models.load_model(tmp_path / "model" / "model.keras")
     assert [layer.direction for layer in model.lm_embeddings] == ["forward", "backward"]
     assert not any(w.trainable for layer in model.lm_embeddings for w in layer.weights)
+    assert model.lm_projection.kernel.shape == (20, 8) and model.lm_projection.trainable
     for layer in model.lm_embeddings:  # training left the language models' weights as they were
         lm = keras.models.load_model(char_lms / layer.direction / "model.keras", compile=False)
         for mine, theirs in zip(layer.embedding.weights + layer.stack.weights, lm.embedding.weights + lm.stack.weights):
@@ -158,6 +188,9 @@ def test_lm_features_reject_unknown_keys_and_are_off_without_models():
 
     with pytest.raises(ConfigError, match="unknown keys"):
         FeatureLanguageModels.load({"sideways": "some/dir"})
+    for dim in (0, -4, 2.5, "64", True):
+        with pytest.raises(ConfigError, match="features.lm.dim must be a positive whole number"):
+            FeatureLanguageModels.load({"dim": dim})
     assert FeatureLanguageModels.load({"forward": None, "backward": None}) is None
     assert FeatureLanguageModels.load(None) is None
 
