@@ -16,7 +16,7 @@ from nlpseq.errors import ConfigError
 from nlpseq.models.tagger import tagger_from_config
 from nlpseq.readers.schemes import convert_tags
 from nlpseq.training.callbacks import EpochMonitor, EpochSeeds
-from nlpseq.training.config import save_config
+from nlpseq.training.config import is_positive_int, save_config
 from nlpseq.training.evaluation import main_metric, predict_tags, score_tagging
 from nlpseq.training.lm_features import FeatureLanguageModels, cache_lm_states
 from nlpseq.training.optimizers import OPTIMIZERS
@@ -188,7 +188,7 @@ def steps_per_execution(steps_per_epoch, most):
     Returns:
         The count to pass to `compile(steps_per_execution=...)`.
     """
-    if isinstance(most, bool) or not isinstance(most, int) or most < 1:
+    if not is_positive_int(most):
         raise ConfigError(f"training.steps_per_execution must be a positive integer, got {most!r}")
     return max([1] + [n for n in range(2, min(most, steps_per_epoch) + 1) if steps_per_epoch % n == 0])
 
