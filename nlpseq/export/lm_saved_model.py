@@ -17,11 +17,21 @@ Each generate function returns `texts` (B,) continuations, `ids` (B, T) and
 step: the prefix is never re-read. The SavedModel has these as signatures
 (`serving_default` is `generate_sample`). Loading needs `import tensorflow_text`
 first when the encoder is SentencePiece.
+
+With `weights_dtype="float16"` the SavedModel stores the weights as float16
+variables (half the bytes; see `nlpseq.export.half_precision`) and every
+function reads them cast to float32 through a `keras.StatelessScope`, so the
+arithmetic is float32 as in training.
 """
 
+import contextlib
+import functools
+
+import keras
 import tensorflow as tf
 
 from nlpseq.decoding import beam_search, sample
+from nlpseq.export.half_precision import check_weights_dtype
 
 _STRING_BATCH = tf.TensorSpec([None], tf.string, name="prompts")
 
@@ -30,17 +40,44 @@ def _scalar(dtype, name):
     return tf.TensorSpec([], dtype, name=name)
 
 
+def _reads_stored_weights(method):
+    """Runs a function body inside `LMGenerator._weights()` (see there)."""
+    @functools.wraps(method)
+    def body(self, *args):
+        with self._weights():
+            return method(self, *args)
+    return body
+
+
+class _NotSaved:
+    """Holds an object without making it part of a tf.Module's saved object graph."""
+
+    def __init__(self, value):
+        self.value = value
+
+
 class LMGenerator(tf.Module):
     """In-graph generation and scoring for a language model (TensorFlow backend).
 
     Args:
         lm: a built `RNNLanguageModel`.
         encoder: its `TextEncoder`.
+        weights_dtype: "float32" saves the network's own variables; "float16"
+            saves float16 copies instead and computes with them cast up.
     """
 
-    def __init__(self, lm, encoder):
+    def __init__(self, lm, encoder, weights_dtype="float32"):
         super().__init__(name="nlpseq_lm")
-        self.lm = lm
+        check_weights_dtype(weights_dtype)
+        if weights_dtype == "float16":
+            # The network stays out of the saved graph (its float32 variables would be
+            # stored as well); the functions read these copies instead (`_weights`).
+            self._unsaved = _NotSaved(lm)
+            self._unsaved.weights = [w for w in lm.weights if w.dtype == "float32"]
+            self.float16_weights = [tf.Variable(tf.cast(w.value, tf.float16), trainable=False, name=w.name)
+                                    for w in self._unsaved.weights]
+        else:
+            self.lm = lm
         self._encoder = encoder
         self.eos_id = encoder.eos_id
         # An attribute puts the tokenizer's tables into the saved object graph.
@@ -53,8 +90,21 @@ class LMGenerator(tf.Module):
         self.penalty = tf.constant(penalty, tf.float32)
 
     # --- shared pieces -----------------------------------------------------------------
+    @property
+    def network(self):
+        """The `RNNLanguageModel`."""
+        return self._unsaved.value if hasattr(self, "_unsaved") else self.lm
+
+    def _weights(self):
+        """The context every function body runs in: with float16 storage, the network's
+        variables read as the stored copies cast to float32."""
+        if not hasattr(self, "_unsaved"):
+            return contextlib.nullcontext()
+        return keras.StatelessScope(state_mapping=[
+            (w, tf.cast(h, tf.float32)) for w, h in zip(self._unsaved.weights, self.float16_weights)])
+
     def _step(self, ids, states, constants=()):
-        logits, states = self.lm.step(ids, list(states))
+        logits, states = self.network.step(ids, list(states))
         return tf.cast(logits, tf.float32) + self.penalty, states
 
     def _with_eos(self, texts):
@@ -69,7 +119,7 @@ class LMGenerator(tf.Module):
         dense = ids.to_tensor(default_value=0)
         start = tf.gather(dense, lengths - 1, batch_dims=1)
         context = tf.sequence_mask(lengths - 1, maxlen=tf.shape(dense)[1])
-        _, states = self.lm.forward(dense, None, training=False, mask=context)
+        _, states = self.network.forward(dense, None, training=False, mask=context)
         return start, states
 
     def _texts(self, ids):
@@ -77,6 +127,7 @@ class LMGenerator(tf.Module):
 
     # --- signatures ---------------------------------------------------------------------
     @tf.function(input_signature=[_STRING_BATCH, _scalar(tf.int32, "max_new_tokens")])
+    @_reads_stored_weights
     def generate_greedy(self, prompts, max_new_tokens):
         start, states = self._prime(prompts)
         ids, lengths, log_probs = sample(self._step, start, states, max_new_tokens=max_new_tokens,
@@ -86,6 +137,7 @@ class LMGenerator(tf.Module):
     @tf.function(input_signature=[
         _STRING_BATCH, _scalar(tf.int32, "max_new_tokens"), _scalar(tf.float32, "temperature"),
         _scalar(tf.int32, "top_k"), _scalar(tf.float32, "top_p"), _scalar(tf.int32, "seed")])
+    @_reads_stored_weights
     def generate_sample(self, prompts, max_new_tokens, temperature, top_k, top_p, seed):
         start, states = self._prime(prompts)
         ids, lengths, log_probs = sample(self._step, start, states, max_new_tokens=max_new_tokens,
@@ -96,6 +148,7 @@ class LMGenerator(tf.Module):
     @tf.function(input_signature=[
         _STRING_BATCH, _scalar(tf.int32, "max_new_tokens"), _scalar(tf.int32, "beam_size"),
         _scalar(tf.float32, "length_penalty")])
+    @_reads_stored_weights
     def generate_beam(self, prompts, max_new_tokens, beam_size, length_penalty):
         start, states = self._prime(prompts)
         ids, lengths, scores = beam_search(self._step, start, states, beam_size=beam_size,
@@ -106,6 +159,7 @@ class LMGenerator(tf.Module):
                 "nbest_scores": scores}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+    @_reads_stored_weights
     def score(self, texts):
         """Log-probability (nats) of each text and its closing `<eos>`, token and word counts, perplexity."""
         ids = self._with_eos(texts)
@@ -114,7 +168,7 @@ class LMGenerator(tf.Module):
         dense = ids.to_tensor(default_value=0)
         inputs, targets = dense[:, :-1], dense[:, 1:]
         weights = tf.cast(tf.not_equal(targets, 0), tf.float32)
-        logits, _ = self.lm.forward(inputs, None, training=False, mask=tf.not_equal(targets, 0))
+        logits, _ = self.network.forward(inputs, None, training=False, mask=tf.not_equal(targets, 0))
         log_probs = -tf.nn.sparse_softmax_cross_entropy_with_logits(targets, tf.cast(logits, tf.float32))
         total = tf.reduce_sum(log_probs * weights, axis=1)
         tokens = tf.cast(tf.reduce_sum(weights, axis=1), tf.int32)
@@ -123,15 +177,17 @@ class LMGenerator(tf.Module):
                 "perplexity": tf.exp(-total / tf.cast(words, tf.float32))}
 
 
-def export_lm(lm, encoder, path):
+def export_lm(lm, encoder, path, weights_dtype="float32"):
     """Writes the language model SavedModel to `path` (which must not exist yet).
 
     Args:
         lm: a built `RNNLanguageModel`.
         encoder: its `TextEncoder`.
         path: target directory.
+        weights_dtype: how the weights are stored, "float32" or "float16"
+            (see `LMGenerator`).
     """
-    module = LMGenerator(lm, encoder)
+    module = LMGenerator(lm, encoder, weights_dtype)
     sample_fn = module.generate_sample.get_concrete_function()
     signatures = {
         "serving_default": sample_fn,

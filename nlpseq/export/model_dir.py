@@ -24,6 +24,7 @@ import numpy as np
 import yaml
 
 from nlpseq.errors import ModelDirError
+from nlpseq.export.half_precision import check_weights_dtype, keras_file_to_float16
 from nlpseq.export.saved_model import export_tagger
 from nlpseq.training.config import save_config
 
@@ -130,7 +131,8 @@ def _dir_size_mb(path):
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 1e6
 
 
-def write_model_dir(output_dir, model, assets, export, config, metrics, card, wall_seconds=0.0):
+def write_model_dir(output_dir, model, assets, export, config, metrics, card, wall_seconds=0.0,
+                    weights_dtype="float32"):
     """Writes a model directory atomically (the shared part of every task's writer).
 
     Args:
@@ -142,12 +144,16 @@ def write_model_dir(output_dir, model, assets, export, config, metrics, card, wa
         metrics: dict of metrics (saved as metrics.json and shown in the card).
         card: callable(config, metrics, wall_seconds, size_mb) -> the README text.
         wall_seconds: the whole run's duration, for the card.
+        weights_dtype: "float16" stores `model.keras`'s weights in 16 bits
+            (`export` must do the same for the SavedModel).
     """
     metrics = dict(metrics)
     metrics.setdefault("command", current_command())
 
     def build(tmp):
         model.save(tmp / "model.keras")
+        if weights_dtype == "float16":
+            keras_file_to_float16(tmp / "model.keras")
         assets.save(tmp / "assets")
         save_config(config, tmp / "config.yaml")
         if keras.backend.backend() == "tensorflow":
@@ -187,7 +193,8 @@ def export_saved_model(model_dir):
         from nlpseq.tokenizers.text_encoder import TextEncoder
 
         encoder = TextEncoder.load(model_dir / "assets")
-        replace_dir(lambda tmp: export_lm(model, encoder, tmp), model_dir / "saved_model")
+        dtype = lm_weights_dtype(yaml.safe_load((model_dir / "config.yaml").read_text(encoding="utf-8")))
+        replace_dir(lambda tmp: export_lm(model, encoder, tmp, dtype), model_dir / "saved_model")
         return
     if isinstance(model, nlpseq.models.Seq2SeqModel):
         from nlpseq.export.translation_saved_model import export_translator
@@ -277,6 +284,7 @@ def _lm_card(config, metrics, wall_seconds, size_mb):
            + (f" and after every epoch from epoch {t['decay_start']} on" if t.get("decay_start") else "") + ")"
            if t.get("lr_decay") else "")
         + f", global clip norm {t['global_clipnorm']}",
+        f"- stored weights: {lm_weights_dtype(config)} (in `model.keras` and in the SavedModel)",
         *_run_lines(metrics, wall_seconds, size_mb),
         "",
         "## Metrics",
@@ -307,8 +315,15 @@ def write_lm_dir(output_dir, lm, encoder, config, metrics, wall_seconds=0.0):
     """Writes a complete language-model directory (see `write_model_dir`; `encoder` is its asset)."""
     from nlpseq.export.lm_saved_model import export_lm
 
-    write_model_dir(output_dir, lm_inference_copy(lm), encoder, lambda m, path: export_lm(m, encoder, path),
-                    config, metrics, _lm_card, wall_seconds)
+    dtype = lm_weights_dtype(config)
+    write_model_dir(output_dir, lm_inference_copy(lm), encoder, lambda m, path: export_lm(m, encoder, path, dtype),
+                    config, metrics, _lm_card, wall_seconds, weights_dtype=dtype)
+
+
+def lm_weights_dtype(config):
+    """How a language model's directory stores its weights (`export.weights_dtype`; float32 in
+    directories written before the setting existed)."""
+    return check_weights_dtype((config.get("export") or {}).get("weights_dtype", "float32"))
 
 
 def _translation_card(config, metrics, wall_seconds, size_mb):

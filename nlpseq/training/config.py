@@ -129,6 +129,9 @@ LM_DEFAULTS = {
         "intra_op_threads": None,
         "max_steps_per_epoch": None,  # for quick tests
     },
+    # How the model directory stores the weights: float16 halves its size (the scores in
+    # metrics.json are then measured with the rounded weights); computation stays float32.
+    "export": {"weights_dtype": "float32"},  # float32 | float16
 }
 
 TRANSLATION_DEFAULTS = {
