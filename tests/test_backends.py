@@ -53,6 +53,38 @@ def test_jax_backend_trains_and_tensorflow_exports(tmp_path, ner_files):
     assert [w for w, _ in pairs] == ["Mary", "visited", "Paris", "."]
 
 
+def test_weight_drop_passes_gradients_to_every_weight_on_jax():
+    """On JAX the train step already reads the weights through a stateless scope; weight drop's own
+    scope must hand on those traced values, or the cell's other weights would get no gradient."""
+    pytest.importorskip("jax")
+    code = """
+        import json, jax, keras, numpy as np
+        from nlpseq.layers import RecurrentStack
+        keras.utils.set_random_seed(5)
+        stack = RecurrentStack(16, cell="lstm", num_layers=2, weight_drop=0.5)
+        x = np.random.default_rng(0).normal(size=(3, 9, 4)).astype("float32")
+        stack.build(x.shape)
+        non_trainable = [v.value for v in stack.non_trainable_variables]
+
+        def loss(trainable):
+            (y, _), _ = stack.stateless_call(trainable, non_trainable, x, training=True)
+            return y.sum()
+
+        grads = jax.grad(loss)([v.value for v in stack.trainable_variables])
+        print(json.dumps({v.path: float(np.mean(np.asarray(g) == 0))
+                          for v, g in zip(stack.trainable_variables, grads)}))
+    """
+    result = _run(code, {"KERAS_BACKEND": "jax"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    zeros = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(zeros) == 6  # kernel, recurrent kernel, bias per layer
+    for path, share in zeros.items():
+        if path.endswith("recurrent_kernel"):
+            assert 0.35 < share < 0.65, (path, share)
+        else:
+            assert share < 0.1, (path, share)
+
+
 @pytest.mark.slow
 def test_jax_backend_trains_language_and_translation_models(tmp_path):
     """Truncated BPTT with carried state and the attention decoder train on JAX (every new

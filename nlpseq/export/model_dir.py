@@ -278,7 +278,8 @@ def _lm_card(config, metrics, wall_seconds, size_mb):
         f"- architecture: embeddings {m['embedding_dim']}d → {m['cell'].upper()} {'×'.join(map(str, units))}"
         f" → softmax{' (tied to the embeddings)' if m['tie_weights'] else ''}; {metrics.get('parameters', 0):,} parameters",
         f"- regularization: embedding dropout {m['embedding_dropout']}, variational dropout "
-        f"{m['input_dropout']} (input) / {m['dropout']} (between layers) / {m['output_dropout']} (output)",
+        f"{m['input_dropout']} (input) / {m['dropout']} (between layers) / {m['output_dropout']} (output)"
+        + (f", weight drop {m['weight_drop']} (hidden-to-hidden)" if m.get("weight_drop") else ""),
         f"- training: truncated BPTT {t['bptt']} steps × {t['batch_size']} rows, {t['optimizer']} lr {t['learning_rate']}"
         + (f" (×{t['lr_decay']} after an epoch without dev gain"
            + (f" and after every epoch from epoch {t['decay_start']} on" if t.get("decay_start") else "") + ")"

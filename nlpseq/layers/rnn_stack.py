@@ -1,5 +1,7 @@
 """Stacked unidirectional RNN whose per-layer states go in and come out (LMs, decoders)."""
 
+import contextlib
+
 import keras
 from keras import ops
 
@@ -59,6 +61,11 @@ class RecurrentStack(keras.layers.Layer):
         num_layers: number of layers (ignored when `units` is a list).
         dropout: variational dropout rate between layers (not on the stack's
             input or output; the model owns those).
+        weight_drop: DropConnect rate on each layer's hidden-to-hidden matrix
+            in training (AWD-LSTM's WeightDrop, Merity et al. 2018): one mask
+            per call, so every step of a window sees the same dropped matrix.
+            It regularizes the recurrence without touching the cell's
+            computation, so cuDNN stays usable.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Returns:
@@ -76,7 +83,7 @@ class RecurrentStack(keras.layers.Layer):
         ((3, 5, 8), 4)
     """
 
-    def __init__(self, units, cell="lstm", num_layers=1, dropout=0.0, **kwargs):
+    def __init__(self, units, cell="lstm", num_layers=1, dropout=0.0, weight_drop=0.0, **kwargs):
         super().__init__(**kwargs)
         if cell not in _CELLS:
             raise ConfigError(f"unknown RNN cell {cell!r}; expected one of {sorted(_CELLS)}")
@@ -86,6 +93,11 @@ class RecurrentStack(keras.layers.Layer):
         self.units = sizes
         self.cell = cell
         self.dropout = float(dropout)
+        if not 0.0 <= float(weight_drop) < 1.0:
+            raise ConfigError(f"weight_drop must be in [0, 1), got {weight_drop}")
+        self.weight_drop = float(weight_drop)
+        # Only with weight drop: a generator changes the model's variables (and EpochSeeds' order).
+        self.seed_generator = keras.random.SeedGenerator() if self.weight_drop else None
         self.rnns = [
             _CELLS[cell](size, return_sequences=True, return_state=True, dtype=self.dtype_policy, name=f"{cell}_{i}")
             for i, size in enumerate(sizes)
@@ -127,10 +139,26 @@ class RecurrentStack(keras.layers.Layer):
         for i, rnn in enumerate(self.rnns):
             if i > 0:
                 x = self.dropouts[i - 1](x, training=training)
-            out = rnn(x, initial_state=initial_state[i * per:(i + 1) * per], training=training, mask=mask)
+            with self._recurrence_dropped(rnn, training):
+                out = rnn(x, initial_state=initial_state[i * per:(i + 1) * per], training=training, mask=mask)
             x = out[0]
             states += list(out[1:])
         return x, states
+
+    def _recurrence_dropped(self, rnn, training):
+        """A scope in which `rnn` reads a DropConnect-ed copy of its recurrent kernel (training only).
+
+        Every weight of the cell is mapped to its current value and only the
+        recurrent kernel is replaced: a scope answers for all variables read
+        inside it, and on JAX the current values are the train step's traced
+        ones (an outer stateless scope), which gradients must flow through.
+        """
+        if not training or not self.weight_drop:
+            return contextlib.nullcontext()
+        kernel = rnn.cell.recurrent_kernel
+        dropped = keras.random.dropout(kernel.value, self.weight_drop, seed=self.seed_generator)
+        mapping = [(w, dropped if w is kernel else w.value) for w in rnn.cell.weights]
+        return keras.StatelessScope(state_mapping=mapping)
 
     def compute_mask(self, inputs, mask=None):
         return [mask, None]
@@ -141,5 +169,6 @@ class RecurrentStack(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"units": list(self.units), "cell": self.cell, "dropout": self.dropout})
+        config.update({"units": list(self.units), "cell": self.cell, "dropout": self.dropout,
+                       "weight_drop": self.weight_drop})
         return config

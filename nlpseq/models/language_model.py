@@ -36,6 +36,8 @@ class RNNLanguageModel(keras.Model):
         input_dropout: variational dropout on the embeddings.
         dropout: variational dropout between recurrent layers.
         output_dropout: variational dropout on the last layer's outputs.
+        weight_drop: DropConnect on the hidden-to-hidden matrices (AWD-LSTM;
+            see `RecurrentStack`).
 
     Example:
         >>> lm = RNNLanguageModel(vocab_size=100, embedding_dim=16, units=16, num_layers=2)
@@ -44,7 +46,8 @@ class RNNLanguageModel(keras.Model):
     """
 
     def __init__(self, vocab_size, embedding_dim=200, units=200, num_layers=2, cell="lstm", tie_weights=True,
-                 embedding_dropout=0.0, input_dropout=0.0, dropout=0.0, output_dropout=0.0, **kwargs):
+                 embedding_dropout=0.0, input_dropout=0.0, dropout=0.0, output_dropout=0.0, weight_drop=0.0,
+                 **kwargs):
         super().__init__(**kwargs)
         if int(vocab_size) < 3:
             raise ConfigError(f"vocab_size must be at least 3, got {vocab_size}")
@@ -64,7 +67,8 @@ class RNNLanguageModel(keras.Model):
         self.embedding = keras.layers.Embedding(
             self.vocab_size, self.embedding_dim,
             embeddings_initializer=keras.initializers.RandomUniform(-0.1, 0.1), name="embedding")
-        self.stack = RecurrentStack(units, cell=cell, num_layers=num_layers, dropout=dropout, name="rnn")
+        self.stack = RecurrentStack(units, cell=cell, num_layers=num_layers, dropout=dropout, weight_drop=weight_drop,
+                                    name="rnn")
         self.units = self.stack.units
         self.input_drop = VariationalDropout(self.input_dropout, name="input_dropout")
         self.output_drop = VariationalDropout(self.output_dropout, name="output_dropout")
@@ -166,5 +170,6 @@ class RNNLanguageModel(keras.Model):
             "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "units": list(self.units),
             "cell": self.cell, "tie_weights": self.tie_weights, "embedding_dropout": self.embedding_dropout,
             "input_dropout": self.input_dropout, "dropout": self.dropout, "output_dropout": self.output_dropout,
+            "weight_drop": self.stack.weight_drop,
         })
         return config

@@ -107,6 +107,7 @@ LM_DEFAULTS = {
         "input_dropout": 0.3,  # variational, on the embeddings
         "dropout": 0.3,  # variational, between layers
         "output_dropout": 0.4,  # variational, before the softmax
+        "weight_drop": 0.0,  # DropConnect on the hidden-to-hidden matrices (AWD-LSTM)
     },
     "training": {
         "epochs": 40,

@@ -73,7 +73,7 @@ def build_lm(config, vocab_size):
     lm = RNNLanguageModel(vocab_size, embedding_dim=m["embedding_dim"], units=m["units"],
                           num_layers=m["num_layers"], cell=m["cell"], tie_weights=m["tie_weights"],
                           embedding_dropout=m["embedding_dropout"], input_dropout=m["input_dropout"],
-                          dropout=m["dropout"], output_dropout=m["output_dropout"])
+                          dropout=m["dropout"], output_dropout=m["output_dropout"], weight_drop=m["weight_drop"])
     lm(np.ones((1, 1), "int32"))
     return lm
 

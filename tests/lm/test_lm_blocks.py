@@ -105,6 +105,43 @@ def test_embedding_dropout_drops_whole_word_types():
         assert np.allclose(word_rows, word_rows[0])
 
 
+def _recurrent_kernel_gradients(stack, x):
+    """Gradients of a stack's output sum w.r.t. each layer's (input kernel, recurrent kernel), training mode."""
+    with tf.GradientTape() as tape:
+        y, _ = stack(x, training=True)
+        loss = tf.reduce_sum(y)
+    kernels = [(rnn.cell.kernel, rnn.cell.recurrent_kernel) for rnn in stack.rnns]
+    grads = tape.gradient(loss, [k.value for pair in kernels for k in pair])
+    return [(np.asarray(grads[i]), np.asarray(grads[i + 1])) for i in range(0, len(grads), 2)]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_weight_drop_masks_the_recurrent_matrix_once_per_call(cell):
+    keras.utils.set_random_seed(5)
+    stack = RecurrentStack(16, cell=cell, num_layers=2, weight_drop=0.5)
+    x = np.random.default_rng(0).normal(size=(3, 9, 4)).astype("float32")
+    for input_grad, recurrent_grad in _recurrent_kernel_gradients(stack, x):
+        # A dropped weight gets no gradient at any step, so about half the entries are exactly
+        # zero; a mask redrawn per step would leave almost none.
+        zeros = float(np.mean(recurrent_grad == 0))
+        assert 0.35 < zeros < 0.65
+        assert np.mean(input_grad == 0) < 0.1  # the input matrix is not dropped
+    # Inference uses the whole matrix: the same outputs as a stack without weight drop.
+    plain = RecurrentStack(16, cell=cell, num_layers=2)
+    plain.build(x.shape)
+    plain.set_weights(stack.get_weights())
+    np.testing.assert_allclose(np.asarray(stack(x, training=False)[0]), np.asarray(plain(x)[0]), atol=1e-6)
+    a, b = (np.asarray(stack(x, training=True)[0]) for _ in range(2))
+    assert not np.allclose(a, b)  # a new mask each call
+
+
+def test_weight_drop_is_validated_and_round_trips():
+    with pytest.raises(ConfigError, match=r"weight_drop must be in \[0, 1\)"):
+        RecurrentStack(4, weight_drop=1.0)
+    lm = RNNLanguageModel(12, embedding_dim=5, units=6, num_layers=2, weight_drop=0.3)
+    assert RNNLanguageModel.from_config(lm.get_config()).stack.weight_drop == 0.3
+
+
 def test_recurrent_stack_rejects_a_wrong_number_of_states():
     stack = RecurrentStack(4, cell="lstm", num_layers=2)
     with pytest.raises(ConfigError, match="expects 4 state tensors"):

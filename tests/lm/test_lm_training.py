@@ -21,9 +21,11 @@ def state(tmp_path, name):
     return run_state(tmp_path, name)
 
 
-def test_resume_reproduces_the_uninterrupted_run(tmp_path, lm_files):
-    """Stopped after epoch 2 and resumed to 3: the same losses and dev perplexities as 3 straight."""
-    overrides = tiny_lm_overrides(lm_files, epochs=3) + ["training.lr_decay=0.5"]
+@pytest.mark.parametrize("weight_drop", [0.0, 0.3])
+def test_resume_reproduces_the_uninterrupted_run(tmp_path, lm_files, weight_drop):
+    """Stopped after epoch 2 and resumed to 3: the same losses and dev perplexities as 3 straight
+    (with weight drop too: its masks are reseeded per epoch like the dropout masks)."""
+    overrides = tiny_lm_overrides(lm_files, epochs=3) + ["training.lr_decay=0.5", f"model.weight_drop={weight_drop}"]
     assert train(tmp_path, "a", overrides) == 0
     assert train(tmp_path, "b", [o.replace("epochs=3", "epochs=2") for o in overrides]) == 0
     assert train(tmp_path, "b", overrides, "--resume") == 0
@@ -34,6 +36,8 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path, lm_files):
         assert hb["dev_perplexity"] == pytest.approx(ha["dev_perplexity"], rel=1e-4)
     assert b["learning_rate"] == pytest.approx(a["learning_rate"])
     assert b["resumed_with"] and "--resume" in b["resumed_with"][0]
+    card = (tmp_path / "b" / "README.md").read_text()
+    assert ("weight drop 0.3 (hidden-to-hidden)" in card) == bool(weight_drop)
 
 
 def test_learning_rate_decays_when_dev_perplexity_stalls(tmp_path, lm_files):
