@@ -21,7 +21,8 @@ def state(tmp_path, name):
     return run_state(tmp_path, name)
 
 
-@pytest.mark.parametrize("weight_drop", [0.0, 0.3])
+# With weight drop it is opt-in (-m slow): three more trainings; tests/lm/test_lm_blocks.py covers the layer.
+@pytest.mark.parametrize("weight_drop", [0.0, pytest.param(0.3, marks=pytest.mark.slow)])
 def test_resume_reproduces_the_uninterrupted_run(tmp_path, lm_files, weight_drop):
     """Stopped after epoch 2 and resumed to 3: the same losses and dev perplexities as 3 straight
     (with weight drop too: its masks are reseeded per epoch like the dropout masks)."""
