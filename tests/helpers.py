@@ -5,13 +5,16 @@ run as `python -m pytest` from the repository root, which puts the root on
 `sys.path`).
 """
 
+import io
 import itertools
 import os
 import subprocess
 import sys
 import tempfile
 import textwrap
+import zipfile
 
+import h5py
 import keras
 import numpy as np
 
@@ -215,3 +218,13 @@ def run_python(code, env_extra=None, timeout=600):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env_extra or {}))
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def stored_arrays(keras_path):
+    """Every array of a .keras archive's weights file, by HDF5 path."""
+    with zipfile.ZipFile(keras_path) as archive:
+        data = archive.read("model.weights.h5")
+    arrays = {}
+    with h5py.File(io.BytesIO(data), "r") as f:
+        f.visititems(lambda name, item: arrays.update({name: item[()]}) if isinstance(item, h5py.Dataset) else None)
+    return arrays

@@ -2,17 +2,18 @@
 
 A model directory holds its weights twice (in `model.keras` and in the
 SavedModel), so a 5M-parameter language model takes 40 MB in float32 and 20 MB
-in float16. Rounding a trained LSTM's weights to float16 changes its
-perplexity in the fourth significant digit; the model's scores are measured
-after the rounding (`round_weights_to_float16`), so they describe the stored
-model exactly.
+in float16 (a tagger's are mostly its word-embedding table). Rounding a trained
+LSTM's weights to float16 changes its perplexity in the fourth significant
+digit; the model's scores are measured after the rounding
+(`round_weights_to_float16`), so they describe the stored model exactly.
 
 - `model.keras`: `keras_file_to_float16` rewrites the weights file inside the
   archive with float16 arrays. `keras.models.load_model` assigns them to the
   model's float32 variables (converting on assignment), so loading needs
   nothing special.
-- SavedModel: `nlpseq.export.lm_saved_model.LMGenerator(weights_dtype="float16")`
-  stores float16 variables and casts them up inside its functions.
+- SavedModel: `nlpseq.export.stored_weights.StoredWeights` (used by the
+  language model's and the tagger's SavedModel modules) stores float16
+  variables and casts them up inside the serving functions.
 """
 
 import io

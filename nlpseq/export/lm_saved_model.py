@@ -24,36 +24,16 @@ function reads them cast to float32 through a `keras.StatelessScope`, so the
 arithmetic is float32 as in training.
 """
 
-import contextlib
-import functools
-
-import keras
 import tensorflow as tf
 
 from nlpseq.decoding import beam_search, sample
-from nlpseq.export.half_precision import check_weights_dtype
+from nlpseq.export.stored_weights import StoredWeights, reads_stored_weights
 
 _STRING_BATCH = tf.TensorSpec([None], tf.string, name="prompts")
 
 
 def _scalar(dtype, name):
     return tf.TensorSpec([], dtype, name=name)
-
-
-def _reads_stored_weights(method):
-    """Runs a function body inside `LMGenerator._weights()` (see there)."""
-    @functools.wraps(method)
-    def body(self, *args):
-        with self._weights():
-            return method(self, *args)
-    return body
-
-
-class _NotSaved:
-    """Holds an object without making it part of a tf.Module's saved object graph."""
-
-    def __init__(self, value):
-        self.value = value
 
 
 class LMGenerator(tf.Module):
@@ -68,16 +48,7 @@ class LMGenerator(tf.Module):
 
     def __init__(self, lm, encoder, weights_dtype="float32"):
         super().__init__(name="nlpseq_lm")
-        check_weights_dtype(weights_dtype)
-        if weights_dtype == "float16":
-            # The network stays out of the saved graph (its float32 variables would be
-            # stored as well); the functions read these copies instead (`_weights`).
-            self._unsaved = _NotSaved(lm)
-            self._unsaved.weights = [w for w in lm.weights if w.dtype == "float32"]
-            self.float16_weights = [tf.Variable(tf.cast(w.value, tf.float16), trainable=False, name=w.name)
-                                    for w in self._unsaved.weights]
-        else:
-            self.lm = lm
+        self.stored = StoredWeights(lm, weights_dtype)
         self._encoder = encoder
         self.eos_id = encoder.eos_id
         # An attribute puts the tokenizer's tables into the saved object graph.
@@ -93,15 +64,7 @@ class LMGenerator(tf.Module):
     @property
     def network(self):
         """The `RNNLanguageModel`."""
-        return self._unsaved.value if hasattr(self, "_unsaved") else self.lm
-
-    def _weights(self):
-        """The context every function body runs in: with float16 storage, the network's
-        variables read as the stored copies cast to float32."""
-        if not hasattr(self, "_unsaved"):
-            return contextlib.nullcontext()
-        return keras.StatelessScope(state_mapping=[
-            (w, tf.cast(h, tf.float32)) for w, h in zip(self._unsaved.weights, self.float16_weights)])
+        return self.stored.network
 
     def _step(self, ids, states, constants=()):
         logits, states = self.network.step(ids, list(states))
@@ -127,7 +90,7 @@ class LMGenerator(tf.Module):
 
     # --- signatures ---------------------------------------------------------------------
     @tf.function(input_signature=[_STRING_BATCH, _scalar(tf.int32, "max_new_tokens")])
-    @_reads_stored_weights
+    @reads_stored_weights
     def generate_greedy(self, prompts, max_new_tokens):
         start, states = self._prime(prompts)
         ids, lengths, log_probs = sample(self._step, start, states, max_new_tokens=max_new_tokens,
@@ -137,7 +100,7 @@ class LMGenerator(tf.Module):
     @tf.function(input_signature=[
         _STRING_BATCH, _scalar(tf.int32, "max_new_tokens"), _scalar(tf.float32, "temperature"),
         _scalar(tf.int32, "top_k"), _scalar(tf.float32, "top_p"), _scalar(tf.int32, "seed")])
-    @_reads_stored_weights
+    @reads_stored_weights
     def generate_sample(self, prompts, max_new_tokens, temperature, top_k, top_p, seed):
         start, states = self._prime(prompts)
         ids, lengths, log_probs = sample(self._step, start, states, max_new_tokens=max_new_tokens,
@@ -148,7 +111,7 @@ class LMGenerator(tf.Module):
     @tf.function(input_signature=[
         _STRING_BATCH, _scalar(tf.int32, "max_new_tokens"), _scalar(tf.int32, "beam_size"),
         _scalar(tf.float32, "length_penalty")])
-    @_reads_stored_weights
+    @reads_stored_weights
     def generate_beam(self, prompts, max_new_tokens, beam_size, length_penalty):
         start, states = self._prime(prompts)
         ids, lengths, scores = beam_search(self._step, start, states, beam_size=beam_size,
@@ -159,7 +122,7 @@ class LMGenerator(tf.Module):
                 "nbest_scores": scores}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
-    @_reads_stored_weights
+    @reads_stored_weights
     def score(self, texts):
         """Log-probability (nats) of each text and its closing `<eos>`, token and word counts, perplexity."""
         ids = self._with_eos(texts)

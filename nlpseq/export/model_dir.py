@@ -93,6 +93,7 @@ def _card(config, metrics, wall_seconds, size_mb):
         f" {config['encoder']['num_layers']}×{config['encoder']['units']} → {config['head']['type']}"
         + (f" (plus a {config['head']['aux_field']} softmax head, loss weight {config['head']['aux_weight']},"
            " used in training only)" if config["head"].get("aux_field") else ""),
+        f"- stored weights: {stored_weights_dtype(config)} (in `model.keras` and in the SavedModel)",
         *_run_lines(metrics, wall_seconds, size_mb),
         "",
         "## Metrics",
@@ -169,8 +170,10 @@ def write_model_dir(output_dir, model, assets, export, config, metrics, card, wa
 
 def write_tagger_dir(output_dir, model, features, config, metrics, wall_seconds=0.0):
     """Writes a complete tagger model directory (see `write_model_dir`; `features` are its assets)."""
-    write_model_dir(output_dir, inference_copy(model), features, lambda m, path: export_tagger(m, features, path),
-                    config, metrics, _card, wall_seconds)
+    dtype = stored_weights_dtype(config)
+    write_model_dir(output_dir, inference_copy(model), features,
+                    lambda m, path: export_tagger(m, features, path, dtype),
+                    config, metrics, _card, wall_seconds, weights_dtype=dtype)
 
 
 def export_saved_model(model_dir):
@@ -188,12 +191,13 @@ def export_saved_model(model_dir):
     if not (model_dir / "model.keras").is_file():
         raise ModelDirError(f"{model_dir / 'model.keras'} not found")
     model = keras.models.load_model(model_dir / "model.keras", compile=False)
+    # The directory's storage setting holds for its SavedModel too.
+    dtype = stored_weights_dtype(yaml.safe_load((model_dir / "config.yaml").read_text(encoding="utf-8")))
     if isinstance(model, nlpseq.models.RNNLanguageModel):
         from nlpseq.export.lm_saved_model import export_lm
         from nlpseq.tokenizers.text_encoder import TextEncoder
 
         encoder = TextEncoder.load(model_dir / "assets")
-        dtype = lm_weights_dtype(yaml.safe_load((model_dir / "config.yaml").read_text(encoding="utf-8")))
         replace_dir(lambda tmp: export_lm(model, encoder, tmp, dtype), model_dir / "saved_model")
         return
     if isinstance(model, nlpseq.models.Seq2SeqModel):
@@ -207,7 +211,7 @@ def export_saved_model(model_dir):
                     model_dir / "saved_model")
         return
     features = TaggingFeatures.load(model_dir / "assets")
-    replace_dir(lambda tmp: export_tagger(model, features, tmp), model_dir / "saved_model")
+    replace_dir(lambda tmp: export_tagger(model, features, tmp, dtype), model_dir / "saved_model")
 
 
 def check_model_dir(path, kinds=("ner", "pos")):
@@ -285,7 +289,7 @@ def _lm_card(config, metrics, wall_seconds, size_mb):
            + (f" and after every epoch from epoch {t['decay_start']} on" if t.get("decay_start") else "") + ")"
            if t.get("lr_decay") else "")
         + f", global clip norm {t['global_clipnorm']}",
-        f"- stored weights: {lm_weights_dtype(config)} (in `model.keras` and in the SavedModel)",
+        f"- stored weights: {stored_weights_dtype(config)} (in `model.keras` and in the SavedModel)",
         *_run_lines(metrics, wall_seconds, size_mb),
         "",
         "## Metrics",
@@ -316,13 +320,13 @@ def write_lm_dir(output_dir, lm, encoder, config, metrics, wall_seconds=0.0):
     """Writes a complete language-model directory (see `write_model_dir`; `encoder` is its asset)."""
     from nlpseq.export.lm_saved_model import export_lm
 
-    dtype = lm_weights_dtype(config)
+    dtype = stored_weights_dtype(config)
     write_model_dir(output_dir, lm_inference_copy(lm), encoder, lambda m, path: export_lm(m, encoder, path, dtype),
                     config, metrics, _lm_card, wall_seconds, weights_dtype=dtype)
 
 
-def lm_weights_dtype(config):
-    """How a language model's directory stores its weights (`export.weights_dtype`; float32 in
+def stored_weights_dtype(config):
+    """How a model directory stores its weights (`export.weights_dtype`; float32 in
     directories written before the setting existed)."""
     return check_weights_dtype((config.get("export") or {}).get("weights_dtype", "float32"))
 

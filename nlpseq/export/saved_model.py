@@ -9,10 +9,13 @@ and `lengths` (B,) int32):
 - `tag_tokens(tokens)`: a (B, T) string tensor of words padded with "".
 
 Loading needs `import tensorflow_text` first (its ops may be in the graph).
+With `weights_dtype="float16"` the weights are stored in 16 bits and read cast
+to float32 (`nlpseq.export.stored_weights`).
 """
 
 import tensorflow as tf
 
+from nlpseq.export.stored_weights import StoredWeights, reads_stored_weights
 from nlpseq.tokenizers.words import tf_tokenize
 
 
@@ -22,16 +25,18 @@ class TaggerServingModule(tf.Module):
     Args:
         model: a built SequenceTagger (TensorFlow backend).
         features: its TaggingFeatures.
+        weights_dtype: how the weights are stored, "float32" or "float16".
     """
 
-    def __init__(self, model, features):
+    def __init__(self, model, features, weights_dtype="float32"):
         super().__init__(name="nlpseq_tagger")
-        self.model = model
+        self.stored = StoredWeights(model, weights_dtype)
         self._features = features
         # Attributes make the tables part of the saved object graph.
         self.tables = dict(features.tf_tables())
         self.tag_names = tf.constant(features.tags)
 
+    @reads_stored_weights
     def _tag(self, tokens):
         # An all-empty batch has zero words; give it one padding column so the
         # RNN never runs over an empty time axis.
@@ -39,7 +44,7 @@ class TaggerServingModule(tf.Module):
         tokens = tf.pad(tokens, [[0, 0], [0, tf.maximum(1 - width, 0)]], constant_values="")
         present = tf.not_equal(tokens, "")
         inputs = self._features.tf_encode(tokens)
-        tag_ids = self.model.decode(inputs)
+        tag_ids = self.stored.network.decode(inputs)
         tags = tf.where(present, tf.gather(self.tag_names, tag_ids), "")
         lengths = tf.reduce_sum(tf.cast(present, tf.int32), axis=1)
         return {"words": tokens, "tags": tags, "lengths": lengths}
@@ -57,15 +62,16 @@ class TaggerServingModule(tf.Module):
         return self._tag(tokens)
 
 
-def export_tagger(model, features, path):
+def export_tagger(model, features, path, weights_dtype="float32"):
     """Writes the tagger SavedModel to `path` (which must not exist yet).
 
     Args:
         model: a built SequenceTagger.
         features: its TaggingFeatures.
         path: target directory.
+        weights_dtype: how the weights are stored, "float32" or "float16".
     """
-    module = TaggerServingModule(model, features)
+    module = TaggerServingModule(model, features, weights_dtype)
     signatures = {
         "serving_default": module.tag_text.get_concrete_function(),
         "tag_text": module.tag_text.get_concrete_function(),

@@ -81,6 +81,9 @@ TAGGER_DEFAULTS = {
         "average_last": 0,
         "max_steps_per_epoch": None,  # for quick tests
     },
+    # How the model directory stores the weights: float16 halves its size (the test scores in
+    # metrics.json are then measured with the rounded weights); computation stays float32.
+    "export": {"weights_dtype": "float32"},  # float32 | float16
 }
 
 LM_DEFAULTS = {

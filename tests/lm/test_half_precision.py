@@ -1,10 +1,8 @@
 """Weights stored in 16 bits (`export.weights_dtype: float16`): smaller files, same float32 arithmetic."""
 
-import io
 import json
 import zipfile
 
-import h5py
 import keras
 import numpy as np
 import pytest
@@ -25,16 +23,7 @@ from tests.conftest import (
     write_splits,
     write_text_file,
 )
-
-
-def stored_arrays(keras_path):
-    """Every array of a .keras archive's weights file, by HDF5 path."""
-    with zipfile.ZipFile(keras_path) as archive:
-        data = archive.read("model.weights.h5")
-    arrays = {}
-    with h5py.File(io.BytesIO(data), "r") as f:
-        f.visititems(lambda name, item: arrays.update({name: item[()]}) if isinstance(item, h5py.Dataset) else None)
-    return arrays
+from tests.helpers import stored_arrays
 
 
 @pytest.fixture(scope="module")
