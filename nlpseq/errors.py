@@ -40,3 +40,4 @@ class ModelDirError(NlpseqError):
 
 class InputError(NlpseqError):
     """A bad argument to the Python API or the CLI (not data in a file)."""
+

@@ -3,6 +3,7 @@
 import random
 from pathlib import Path
 
+from nlpseq.checks import is_whole_number
 from nlpseq.errors import InputError
 from nlpseq.export.model_dir import load_saved_model
 
@@ -13,7 +14,7 @@ def _check_params(strategy, max_new_tokens, temperature, top_k, top_p, beam_size
     """One-line errors for generation arguments (before anything runs)."""
     if strategy not in STRATEGIES:
         raise InputError(f"unknown strategy {strategy!r} (choose {', '.join(STRATEGIES)})")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
+    if not is_whole_number(max_new_tokens, minimum=-(2 ** 31)):  # the sign is checked next
         raise InputError(f"max_new_tokens must be an int, got {max_new_tokens!r}")
     if max_new_tokens < 0:
         raise InputError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
@@ -21,11 +22,11 @@ def _check_params(strategy, max_new_tokens, temperature, top_k, top_p, beam_size
         raise InputError(f"temperature must be > 0, got {temperature}")
     if not 0 < top_p <= 1:
         raise InputError(f"top_p must be in (0, 1], got {top_p}")
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
+    if not is_whole_number(top_k, minimum=0):
         raise InputError(f"top_k must be an int >= 0 (0 = off), got {top_k!r}")
     if strategy == "top_k" and top_k == 0:
         raise InputError("strategy 'top_k' needs top_k >= 1")
-    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
+    if not is_whole_number(beam_size):
         raise InputError(f"beam_size must be an int >= 1, got {beam_size!r}")
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nlpseq.checks import is_whole_number
 from nlpseq.errors import InputError
 from nlpseq.export.model_dir import load_saved_model
 from nlpseq.readers.schemes import convert_tags, tags_to_spans
@@ -117,7 +118,7 @@ class Tagger:
         if isinstance(items, (str, bytes)):
             raise InputError("tag_batch expects a list of texts or token lists; use tag() for one text")
         for name, value in (("batch_size", batch_size), ("max_tokens", max_tokens)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_whole_number(value):
                 raise InputError(f"{name} must be an int >= 1, got {value!r}")
         items = list(items)
         results = [None] * len(items)

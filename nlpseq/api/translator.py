@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
+from nlpseq.checks import is_whole_number
 from nlpseq.errors import InputError
 from nlpseq.export.model_dir import load_saved_model
 
 
 def _check_beam(beam_size, n_best):
     for name, value in (("beam_size", beam_size), ("n_best", n_best)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not is_whole_number(value):
             raise InputError(f"{name} must be an int >= 1, got {value!r}")
     if n_best > beam_size:
         raise InputError(f"n_best ({n_best}) cannot exceed beam_size ({beam_size})")

@@ -22,6 +22,7 @@ from collections import namedtuple
 import numpy as np
 import tensorflow as tf
 
+from nlpseq.checks import is_whole_number
 from nlpseq.data import pipelines
 from nlpseq.errors import ConfigError, InputError
 
@@ -184,7 +185,7 @@ def _check_corpus(sources, targets):
 
 
 def _check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if not is_whole_number(batch_size):
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
 
 

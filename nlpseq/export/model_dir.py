@@ -108,17 +108,25 @@ def _card(config, metrics, wall_seconds, size_mb):
     return "\n".join(lines)
 
 
-def inference_copy(model):
+def inference_copy(model, example_inputs=None):
     """An uncompiled copy of a model with the same weights.
 
     Exports hold no optimizer state: Adam's two slots per weight would triple
     the size of every file for nothing a user of the model needs.
+
+    Args:
+        model: a built Keras model.
+        example_inputs: inputs of one call that builds every sub-layer; by
+            default ones of the recorded input shapes (a tagger's dict of ids).
+
+    Returns:
+        The copy.
     """
     copy = model.__class__.from_config(model.get_config())
-    # Our models take dicts of integer ids; one call on ones of the recorded
-    # shapes builds every sub-layer, as the original was built.
-    shapes = model.get_build_config()["input_shape"]
-    copy({name: np.ones(shape, "int32") for name, shape in shapes.items()})
+    if example_inputs is None:
+        shapes = model.get_build_config()["input_shape"]
+        example_inputs = {name: np.ones(shape, "int32") for name, shape in shapes.items()}
+    copy(example_inputs)  # builds every sub-layer, as the original was built
     copy.set_weights(model.get_weights())
     return copy
 
@@ -308,20 +316,13 @@ def _lm_card(config, metrics, wall_seconds, size_mb):
     return "\n".join(lines)
 
 
-def lm_inference_copy(lm):
-    """An uncompiled copy of a language model with the same weights (no optimizer state)."""
-    copy = lm.__class__.from_config(lm.get_config())
-    copy(np.ones((1, 1), "int32"))
-    copy.set_weights(lm.get_weights())
-    return copy
-
-
 def write_lm_dir(output_dir, lm, encoder, config, metrics, wall_seconds=0.0):
     """Writes a complete language-model directory (see `write_model_dir`; `encoder` is its asset)."""
     from nlpseq.export.lm_saved_model import export_lm
 
     dtype = stored_weights_dtype(config)
-    write_model_dir(output_dir, lm_inference_copy(lm), encoder, lambda m, path: export_lm(m, encoder, path, dtype),
+    write_model_dir(output_dir, inference_copy(lm, np.ones((1, 1), "int32")), encoder,
+                    lambda m, path: export_lm(m, encoder, path, dtype),
                     config, metrics, _lm_card, wall_seconds, weights_dtype=dtype)
 
 
@@ -370,9 +371,7 @@ def write_translation_dir(output_dir, model, encoders, config, metrics, wall_sec
     """Writes a complete translation model directory (see `write_model_dir`; `encoders` are its assets)."""
     from nlpseq.export.translation_saved_model import export_translator
 
-    copy = model.__class__.from_config(model.get_config())
-    copy({"source": np.ones((1, 2), "int32"), "target_in": np.ones((1, 2), "int32")})
-    copy.set_weights(model.get_weights())
+    copy = inference_copy(model, {"source": np.ones((1, 2), "int32"), "target_in": np.ones((1, 2), "int32")})
     limits = {k: config["decoding"][k] for k in ("max_length_ratio", "max_length_offset")}
     write_model_dir(output_dir, copy, encoders,
                     lambda m, path: export_translator(m, encoders.source, encoders.target, path, **limits),

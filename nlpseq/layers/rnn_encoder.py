@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from nlpseq.checks import check_rate
 from nlpseq.errors import ConfigError
 
 _CELLS = {
@@ -273,8 +274,7 @@ class RNNEncoder(keras.layers.Layer):
             raise ConfigError(f"unknown RNN cell {cell!r}; expected one of {sorted(_CELLS)}")
         if int(num_layers) < 1:
             raise ConfigError(f"num_layers must be >= 1, got {num_layers}")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
+        check_rate("dropout", dropout)
         self.units = int(units)
         self.cell = cell
         self.num_layers = int(num_layers)

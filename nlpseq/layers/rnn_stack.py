@@ -5,6 +5,7 @@ import contextlib
 import keras
 from keras import ops
 
+from nlpseq.checks import check_rate
 from nlpseq.errors import ConfigError
 from nlpseq.layers.rnn_encoder import _CELLS
 
@@ -24,9 +25,7 @@ class VariationalDropout(keras.layers.Layer):
 
     def __init__(self, rate, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= float(rate) < 1.0:
-            raise ConfigError(f"dropout rate must be in [0, 1), got {rate}")
-        self.rate = float(rate)
+        self.rate = check_rate("dropout rate", rate)
         self.supports_masking = True
         self.seed_generator = keras.random.SeedGenerator()
 
@@ -93,9 +92,7 @@ class RecurrentStack(keras.layers.Layer):
         self.units = sizes
         self.cell = cell
         self.dropout = float(dropout)
-        if not 0.0 <= float(weight_drop) < 1.0:
-            raise ConfigError(f"weight_drop must be in [0, 1), got {weight_drop}")
-        self.weight_drop = float(weight_drop)
+        self.weight_drop = check_rate("weight_drop", weight_drop)
         # Only with weight drop: a generator changes the model's variables (and EpochSeeds' order).
         self.seed_generator = keras.random.SeedGenerator() if self.weight_drop else None
         self.rnns = [

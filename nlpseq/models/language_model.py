@@ -5,6 +5,7 @@ from keras import ops
 
 from keras.src.losses.loss import scale_loss_for_distribution  # no public alias in Keras 3.15
 
+from nlpseq.checks import check_rate
 from nlpseq.errors import ConfigError
 from nlpseq.layers.rnn_stack import RecurrentStack, VariationalDropout
 
@@ -53,8 +54,7 @@ class RNNLanguageModel(keras.Model):
             raise ConfigError(f"vocab_size must be at least 3, got {vocab_size}")
         for name, rate in (("embedding_dropout", embedding_dropout), ("input_dropout", input_dropout),
                            ("dropout", dropout), ("output_dropout", output_dropout)):
-            if not 0.0 <= float(rate) < 1.0:
-                raise ConfigError(f"{name} must be in [0, 1), got {rate}")
+            check_rate(name, rate)
         self.vocab_size = int(vocab_size)
         self.embedding_dim = int(embedding_dim)
         self.cell = cell

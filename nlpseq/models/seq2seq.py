@@ -5,6 +5,7 @@ from keras import ops
 
 from keras.src.losses.loss import scale_loss_for_distribution  # no public alias in Keras 3.15
 
+from nlpseq.checks import check_rate
 from nlpseq.errors import ConfigError
 from nlpseq.layers.attention import AttentionDecoderCell
 from nlpseq.layers.rnn_encoder import RNNEncoder
@@ -50,8 +51,7 @@ class Seq2SeqModel(keras.Model):
         super().__init__(**kwargs)
         if share_embeddings and int(source_vocab_size) != int(target_vocab_size):
             raise ConfigError("share_embeddings needs one joint vocabulary (equal source and target sizes)")
-        if not 0.0 <= float(label_smoothing) < 1.0:
-            raise ConfigError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        check_rate("label_smoothing", label_smoothing)
         self.source_vocab_size = int(source_vocab_size)
         self.target_vocab_size = int(target_vocab_size)
         self.embedding_dim = int(embedding_dim)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numbers
 import os
 
+from nlpseq.checks import is_whole_number
 from nlpseq.errors import DataError, InputError
 from nlpseq.readers._lines import iter_lines
 
@@ -97,7 +97,7 @@ def _name(path):
 
 
 def _check_limit(name, value):
-    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
+    if value is not None and not is_whole_number(value):
         raise InputError(f"{name} must be None or a positive integer, got {value!r}")
 
 

@@ -197,18 +197,6 @@ TRANSLATION_DEFAULTS = {
 DEFAULTS = {"ner": TAGGER_DEFAULTS, "pos": TAGGER_DEFAULTS, "lm": LM_DEFAULTS, "translation": TRANSLATION_DEFAULTS}
 
 
-def is_positive_int(value):
-    """Whether a config value is a whole number >= 1 (YAML's `true` is not one).
-
-    Args:
-        value: the value read from a config.
-
-    Returns:
-        True for an int (not a bool) of at least 1.
-    """
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
 def _merge(base, override, where=""):
     """Returns `base` updated by `override`, rejecting keys `base` does not have."""
     out = copy.deepcopy(base)

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
+from nlpseq.checks import is_whole_number
 from nlpseq.errors import ConfigError
 from nlpseq.layers.lm_context import DIRECTIONS
-from nlpseq.training.config import is_positive_int
 
 
 class FeatureLanguageModels:
@@ -49,7 +49,7 @@ class FeatureLanguageModels:
             raise ConfigError(f"features.lm has unknown keys {sorted(unknown)} "
                               f"(expected {', '.join(DIRECTIONS)}, dim)")
         dim = lm_config.get("dim")
-        if dim is not None and not is_positive_int(dim):
+        if dim is not None and not is_whole_number(dim):
             raise ConfigError(f"features.lm.dim must be a positive whole number or null, not {dim!r}")
         models, tokenizer = {}, None
         for direction in DIRECTIONS:

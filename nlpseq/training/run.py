@@ -5,6 +5,7 @@ from pathlib import Path
 
 import keras
 
+from nlpseq.checks import is_whole_number
 from nlpseq.errors import ConfigError
 from nlpseq.training.checkpoints import CheckpointManager
 from nlpseq.training.optimizers import OPTIMIZERS
@@ -37,7 +38,7 @@ class TrainingRun:
         if tcfg["optimizer"] not in OPTIMIZERS:
             raise ConfigError(f"unknown training.optimizer '{tcfg['optimizer']}' (choose {', '.join(OPTIMIZERS)})")
         average_last = tcfg.get("average_last") or 0
-        if isinstance(average_last, bool) or not isinstance(average_last, int) or average_last < 0:
+        if not is_whole_number(average_last, minimum=0):
             raise ConfigError(f"training.average_last must be a whole number of epochs >= 0, got {average_last!r}")
         lr_decay = tcfg.get("lr_decay")
         if lr_decay is not None and (isinstance(lr_decay, bool) or not isinstance(lr_decay, (int, float))

@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from nlpseq.checks import is_whole_number
 from nlpseq.data.features import TaggingFeatures
 from nlpseq.data.pipelines import count_bucketed_batches, encoded_dataset, epoch_batches
 from nlpseq.data.sources import load_sentences
@@ -17,7 +18,7 @@ from nlpseq.export.half_precision import check_weights_dtype, round_weights_to_f
 from nlpseq.models.tagger import tagger_from_config
 from nlpseq.readers.schemes import convert_tags
 from nlpseq.training.callbacks import EpochMonitor, EpochSeeds
-from nlpseq.training.config import is_positive_int, save_config
+from nlpseq.training.config import save_config
 from nlpseq.training.evaluation import main_metric, predict_tags, score_tagging
 from nlpseq.training.lm_features import FeatureLanguageModels, cache_lm_states
 from nlpseq.training.optimizers import OPTIMIZERS
@@ -189,7 +190,7 @@ def steps_per_execution(steps_per_epoch, most):
     Returns:
         The count to pass to `compile(steps_per_execution=...)`.
     """
-    if not is_positive_int(most):
+    if not is_whole_number(most):
         raise ConfigError(f"training.steps_per_execution must be a positive integer, got {most!r}")
     return max([1] + [n for n in range(2, min(most, steps_per_epoch) + 1) if steps_per_epoch % n == 0])
 

@@ -4,8 +4,8 @@ import warnings
 
 import keras
 
+from nlpseq.checks import is_whole_number
 from nlpseq.errors import ConfigError
-from nlpseq.training.config import is_positive_int
 
 
 def set_intra_op_threads(threads):
@@ -27,7 +27,7 @@ def set_intra_op_threads(threads):
         a TensorFlow runtime that had already started (then a warning says so
         when the running value differs).
     """
-    if threads is not None and not is_positive_int(threads):
+    if threads is not None and not is_whole_number(threads):
         raise ConfigError(f"training.intra_op_threads must be a positive integer or null, got {threads!r}")
     if threads is None or keras.backend.backend() != "tensorflow":
         return False

@@ -4,6 +4,9 @@ import pytest
 
 from nlpseq.errors import ConfigError
 from nlpseq.layers import RNNEncoder, cudnn_eligible
+from nlpseq.layers.rnn_stack import RecurrentStack, VariationalDropout
+from nlpseq.models.language_model import RNNLanguageModel
+from nlpseq.models.seq2seq import Seq2SeqModel
 from tests.helpers import run_layer_test
 
 RNG = np.random.default_rng(0)
@@ -239,3 +242,17 @@ def test_fused_cpu_lstm_is_used_only_where_it_applies(monkeypatch):
     monkeypatch.undo()
     monkeypatch.setattr(rnn_encoder, "FUSED_CPU_LSTM", False)
     assert rnn_encoder._fused_cpu_lstm(lstm.rnns[0], x, mask, False) is None
+
+
+@pytest.mark.parametrize("make,name", [
+    (lambda rate: RNNEncoder(4, dropout=rate), "dropout"),
+    (lambda rate: VariationalDropout(rate), "dropout rate"),
+    (lambda rate: RecurrentStack(4, weight_drop=rate), "weight_drop"),
+    (lambda rate: RNNLanguageModel(10, output_dropout=rate), "output_dropout"),
+    (lambda rate: Seq2SeqModel(10, 10, label_smoothing=rate), "label_smoothing"),
+])
+@pytest.mark.parametrize("rate", [1.0, -0.1])
+def test_rates_outside_zero_to_one_are_refused_by_name(make, name, rate):
+    with pytest.raises(ConfigError, match=rf"^{name} must be in \[0, 1\), got {rate}$"):
+        make(rate)
+    make(0.0)  # the lower bound itself is valid

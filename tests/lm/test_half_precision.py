@@ -13,7 +13,7 @@ from nlpseq.cli import main
 from nlpseq.errors import ConfigError
 from nlpseq.export.half_precision import keras_file_to_float16, round_weights_to_float16
 from nlpseq.export.lm_saved_model import LMGenerator, export_lm
-from nlpseq.export.model_dir import lm_inference_copy
+from nlpseq.export.model_dir import inference_copy
 from nlpseq.models.language_model import RNNLanguageModel
 from nlpseq.tokenizers.text_encoder import TextEncoder
 from tests.conftest import (
@@ -36,7 +36,7 @@ def small_lm():
 
 
 def test_rounding_makes_every_weight_exact_in_float16(small_lm):
-    copy = lm_inference_copy(small_lm[0])
+    copy = inference_copy(small_lm[0], np.ones((1, 1), "int32"))
     change = round_weights_to_float16(copy)
     assert 0 < change < 1e-3
     for value in copy.get_weights():
@@ -71,7 +71,7 @@ def test_keras_file_halves_and_loads_into_float32_variables(tmp_path, small_lm):
 
 def test_float16_saved_model_stores_half_and_scores_as_the_rounded_model(tmp_path, small_lm):
     lm, encoder = small_lm
-    rounded = lm_inference_copy(lm)
+    rounded = inference_copy(lm, np.ones((1, 1), "int32"))
     round_weights_to_float16(rounded)
     export_lm(rounded, encoder, tmp_path / "f32")
     export_lm(rounded, encoder, tmp_path / "f16", "float16")
