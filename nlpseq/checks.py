@@ -14,12 +14,14 @@ def is_whole_number(value, minimum=1):
 
     Args:
         value: the value to check (YAML's `true` is not a number here).
-        minimum: the smallest valid value.
+        minimum: the smallest valid value, or None for any integer.
 
     Returns:
         True or False.
     """
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and bool(value >= minimum)
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        return False
+    return minimum is None or bool(value >= minimum)
 
 
 def check_rate(name, value):

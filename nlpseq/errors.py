@@ -40,4 +40,3 @@ class ModelDirError(NlpseqError):
 
 class InputError(NlpseqError):
     """A bad argument to the Python API or the CLI (not data in a file)."""
-

@@ -10,6 +10,7 @@ from nlpseq.errors import ConfigError
 @pytest.mark.parametrize("value,minimum,expected", [
     (1, 1, True), (np.int64(3), 1, True), (0, 0, True),
     (0, 1, False), (-1, 0, False), (True, 1, False), (2.0, 1, False), ("3", 1, False), (None, 1, False),
+    (-5, None, True), (True, None, False), (2.5, None, False),
 ])
 def test_whole_numbers_are_integers_but_not_bools(value, minimum, expected):
     assert is_whole_number(value, minimum) is expected

@@ -14,7 +14,7 @@ def _check_params(strategy, max_new_tokens, temperature, top_k, top_p, beam_size
     """One-line errors for generation arguments (before anything runs)."""
     if strategy not in STRATEGIES:
         raise InputError(f"unknown strategy {strategy!r} (choose {', '.join(STRATEGIES)})")
-    if not is_whole_number(max_new_tokens, minimum=-(2 ** 31)):  # the sign is checked next
+    if not is_whole_number(max_new_tokens, minimum=None):  # the sign is checked next
         raise InputError(f"max_new_tokens must be an int, got {max_new_tokens!r}")
     if max_new_tokens < 0:
         raise InputError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
