@@ -5,6 +5,7 @@ from keras import ops
 
 from keras.src.losses.loss import scale_loss_for_distribution  # no public alias in Keras 3.15
 
+from nlpseq.checks import is_whole_number
 from nlpseq.errors import ConfigError
 from nlpseq.layers import (
     CRF,
@@ -16,6 +17,8 @@ from nlpseq.layers import (
     SubwordPooledEmbedding,
     TagHead,
     WordEmbedding,
+    crf_decode,
+    crf_log_likelihood,
     masked_softmax_cross_entropy,
 )
 
@@ -71,6 +74,13 @@ class SequenceTagger(keras.Model):
             states to this size before they join the other word features (as
             Flair reprojects its embeddings): the encoder's input weights then
             grow by `lm_dim` columns instead of D, which keeps the model small.
+        branches: the number of encoder + head (+ CRF) branches over the one set
+            of word features. Each branch is initialised on its own and trained
+            with its own loss (the losses are summed); prediction adds their
+            scores, a product of experts: for the CRF, Viterbi over the summed
+            emission scores and transition weights; for softmax, the summed
+            log-probabilities. An ensemble of K taggers that stores the word
+            embedding table, the largest part of a tagger, once. 1 is a plain tagger.
 
     Example:
         >>> model = nlpseq.models.SequenceTagger(word_vocab_size=50, num_tags=5, word_dim=8,
@@ -104,11 +114,14 @@ class SequenceTagger(keras.Model):
         aux_weight=0.5,
         lm_specs=(),
         lm_dim=None,
+        branches=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if head not in ("crf", "softmax"):
             raise ConfigError(f"unknown head '{head}' (choose crf or softmax)")
+        if not is_whole_number(branches):
+            raise ConfigError(f"encoder.branches must be a positive integer, got {branches!r}")
         if char_vocab_size and char_type not in CHAR_TYPES:
             raise ConfigError(f"unknown char feature type '{char_type}' (choose {', '.join(CHAR_TYPES)})")
         self.word_vocab_size = word_vocab_size
@@ -136,6 +149,7 @@ class SequenceTagger(keras.Model):
         self.aux_weight = float(aux_weight)
         self.lm_specs = [dict(spec) for spec in lm_specs]
         self.lm_dim = int(lm_dim) if lm_dim else None
+        self.branches = int(branches)
 
         self.word_embedding = WordEmbedding(
             word_vocab_size, word_dim, trainable_embeddings=word_trainable, name="word_embedding"
@@ -162,12 +176,19 @@ class SequenceTagger(keras.Model):
         self.lm_projection = (keras.layers.Dense(self.lm_dim, use_bias=False, name="lm_projection")
                               if self.lm_dim and self.lm_specs else None)
         self.dropout = keras.layers.Dropout(feature_dropout)
-        self.encoder = RNNEncoder(
-            units, cell=cell, num_layers=num_layers, bidirectional=bidirectional,
-            dropout=encoder_dropout, name="encoder",
-        )
-        self.tag_head = TagHead(num_tags, dropout=head_dropout, name="tag_head")
-        self.crf = CRF(num_tags, name="crf") if head == "crf" else None
+
+        def branch(suffix):
+            encoder = RNNEncoder(units, cell=cell, num_layers=num_layers, bidirectional=bidirectional,
+                                 dropout=encoder_dropout, name=f"encoder{suffix}")
+            crf = CRF(num_tags, name=f"crf{suffix}") if head == "crf" else None
+            return encoder, TagHead(num_tags, dropout=head_dropout, name=f"tag_head{suffix}"), crf
+
+        # Branch 1 keeps the names of a one-branch tagger, so its saved weights load as before.
+        self.encoder, self.tag_head, self.crf = branch("")
+        extra = [branch(f"_{k}") for k in range(2, self.branches + 1)]
+        self.extra_encoders = [encoder for encoder, _, _ in extra]
+        self.extra_tag_heads = [tag_head for _, tag_head, _ in extra]
+        self.extra_crfs = [crf for _, _, crf in extra if crf is not None]
         self.aux_head = TagHead(self.aux_tags, dropout=head_dropout, name="aux_head") if self.aux_tags else None
 
     @property
@@ -218,19 +239,48 @@ class SequenceTagger(keras.Model):
         if states is not None:
             features.append(self.lm_projection(states) if self.lm_projection is not None else states)
         x = features[0] if len(features) == 1 else ops.concatenate(features, axis=-1)
-        x = self.dropout(x, training=training)
-        x = self.encoder(x, mask=mask, training=training)
-        scores = self.tag_head(x, training=training)
-        if self.crf is not None:
-            scores = self.crf(scores)
-        # The CRF and the loss work in float32 even under mixed precision.
-        scores = ops.cast(scores, "float32")
+        encoders = [self.encoder] + self.extra_encoders
+        heads = [self.tag_head] + self.extra_tag_heads
+        branch_scores, encoded = [], None
+        for encoder, tag_head, crf in zip(encoders, heads, self._branch_crfs()):
+            # Each branch draws its own dropout mask over the shared features.
+            states = encoder(self.dropout(x, training=training), mask=mask, training=training)
+            encoded = states if encoded is None else encoded
+            scores = tag_head(states, training=training)
+            if crf is not None:
+                # The CRF passes the scores through; calling it here builds its weights whenever
+                # the model is built, which loading a saved model relies on.
+                scores = crf(scores)
+            # The CRF and the loss work in float32 even under mixed precision.
+            branch_scores.append(ops.cast(scores, "float32"))
+        if self.branches == 1:
+            scores = branch_scores[0]
+        elif training:
+            scores = ops.stack(branch_scores)  # (K, B, T, tags): one loss per branch
+        else:
+            scores = self._combine(branch_scores)
         if self.aux_head is not None:
             # Run (and so built) on every call; its output only serves the training loss.
-            aux_scores = ops.cast(self.aux_head(x, training=training), "float32")
+            aux_scores = ops.cast(self.aux_head(encoded, training=training), "float32")
             if training:
                 return scores, aux_scores
         return scores
+
+    def _branch_crfs(self):
+        """Each branch's CRF layer, or None per branch for the softmax head."""
+        return [self.crf] + self.extra_crfs if self.crf is not None else [None] * self.branches
+
+    def _combine(self, branch_scores):
+        """The product of the branches' experts as one score tensor (see `branches`)."""
+        if self.crf is None:
+            # Summed log-probabilities: the argmax of the product of the softmaxes.
+            branch_scores = [ops.log_softmax(s, axis=-1) for s in branch_scores]
+        return sum(branch_scores[1:], branch_scores[0])
+
+    def crf_weights(self):
+        """(transitions, start, end) of the CRF, summed over the branches' CRFs."""
+        parts = [crf._weights() for crf in self._branch_crfs()]
+        return tuple(sum(p[i] for p in parts[1:]) + parts[0][i] for i in range(3))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         mask = ops.not_equal(x["words"], 0)
@@ -239,10 +289,13 @@ class SequenceTagger(keras.Model):
         if isinstance(y_pred, (tuple, list)):  # training with the auxiliary head
             y_pred, aux_scores = y_pred
             aux_loss = masked_softmax_cross_entropy(aux_scores, ops.cast(x["aux_tags"], "int32"), mask)
-        if self.crf is not None:
-            loss = -ops.mean(self.crf.log_likelihood(y_pred, tags, mask))
+        if self.branches > 1 and len(y_pred.shape) == 4:  # training: each branch learns on its own
+            loss = sum(self._tag_loss(y_pred[k], tags, mask, crf) for k, crf in enumerate(self._branch_crfs()))
+        elif self.branches > 1 and self.crf is not None:
+            # The combined scores are those of one CRF with the summed transition weights.
+            loss = -ops.mean(crf_log_likelihood(y_pred, tags, mask, *self.crf_weights()))
         else:
-            loss = masked_softmax_cross_entropy(y_pred, tags, mask)
+            loss = self._tag_loss(y_pred, tags, mask, self.crf)
         if aux_loss is not None:
             loss = loss + self.aux_weight * aux_loss
         if self.losses:
@@ -250,6 +303,12 @@ class SequenceTagger(keras.Model):
         # Keras' built-in losses divide by the replica count under tf.distribute
         # (gradients are summed over replicas); a custom compute_loss must too.
         return scale_loss_for_distribution(loss)
+
+    @staticmethod
+    def _tag_loss(scores, tags, mask, crf):
+        if crf is not None:
+            return -ops.mean(crf.log_likelihood(scores, tags, mask))
+        return masked_softmax_cross_entropy(scores, tags, mask)
 
     def decode(self, inputs):
         """Predicts tag ids.
@@ -263,7 +322,10 @@ class SequenceTagger(keras.Model):
         scores = self(inputs, training=False)
         mask = ops.not_equal(inputs["words"], 0)
         if self.crf is not None:
-            tags, _ = self.crf.decode(scores, mask)
+            if self.branches == 1:
+                tags, _ = self.crf.decode(scores, mask)
+            else:
+                tags, _ = crf_decode(scores, mask, *self.crf_weights())
             return ops.cast(tags, "int32")
         tags = ops.cast(ops.argmax(scores, axis=-1), "int32")
         return ops.where(mask, tags, ops.zeros_like(tags))
@@ -279,6 +341,7 @@ class SequenceTagger(keras.Model):
                     "subword_dim", "subword_pooling", "feature_dropout",
                     "cell", "units", "num_layers", "bidirectional", "encoder_dropout", "head",
                     "head_dropout", "word_trainable", "aux_tags", "aux_weight", "lm_specs", "lm_dim",
+                    "branches",
                 )
             }
         )
@@ -329,4 +392,5 @@ def tagger_from_config(config, word_vocab_size, char_vocab_size, num_tags, subwo
         aux_weight=head.get("aux_weight", 0.5),
         lm_specs=lm_specs,
         lm_dim=(feats.get("lm") or {}).get("dim"),
+        branches=enc.get("branches", 1),
     )

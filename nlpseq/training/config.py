@@ -51,7 +51,10 @@ TAGGER_DEFAULTS = {
         "lm": {"forward": None, "backward": None, "dim": None},
         "dropout": 0.5,
     },
-    "encoder": {"cell": "lstm", "units": 200, "num_layers": 1, "bidirectional": True, "dropout": 0.5},
+    # branches: K encoder + head branches over the shared word features, each with its own loss;
+    # prediction adds their scores (an ensemble of K taggers that stores the word table once).
+    "encoder": {"cell": "lstm", "units": 200, "num_layers": 1, "bidirectional": True, "dropout": 0.5,
+                "branches": 1},
     # aux_field: a second CoNLL-U tag field (e.g. xpos for a UPOS tagger) predicted by an extra
     # softmax head in training only, its loss weighted by aux_weight (multi-task, as Stanza and
     # UDPipe tag UPOS and XPOS jointly); the model still outputs the main tags only.
@@ -79,6 +82,13 @@ TAGGER_DEFAULTS = {
         "drop_remainder": None,  # drop short last batches; None: only under a distribution strategy
         # Ship the mean of the last N epochs' weights when it beats the best epoch on dev (0/1: off).
         "average_last": 0,
+        # Start from a trained tagger directory: its vocabularies, and its weights wherever this
+        # model has a variable of the same name and shape (e.g. a second branch added beside a
+        # trained one with encoder.branches: 2).
+        "init_from": None,
+        # Top-level layers not trained, e.g. [word_embedding, char_embedding, casing_embedding,
+        # encoder, tag_head, crf] to train only a new branch over a trained tagger's features.
+        "freeze": [],
         "max_steps_per_epoch": None,  # for quick tests
     },
     # How the model directory stores the weights: float16 halves its size (the test scores in

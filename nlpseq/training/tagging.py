@@ -24,6 +24,11 @@ from nlpseq.training.lm_features import FeatureLanguageModels, cache_lm_states
 from nlpseq.training.optimizers import OPTIMIZERS
 from nlpseq.training.run import TrainingRun
 from nlpseq.training.threads import set_intra_op_threads
+from nlpseq.training.warm_start import (
+    check_start_dir,
+    copy_tagger_weights,
+    freeze_layers,
+)
 
 
 def _split_specs(data, split):
@@ -207,6 +212,7 @@ def build_compiled_model(config, features, pretrained=None, aux_tags=0, steps_pe
     if tcfg["optimizer"] not in OPTIMIZERS:
         raise ConfigError(f"unknown training.optimizer '{tcfg['optimizer']}' (choose {', '.join(OPTIMIZERS)})")
     model = build_model(config, features, aux_tags, lms)
+    freeze_layers(model, tcfg["freeze"])
     if pretrained is not None:
         matrix, found = embedding_matrix(features.words, *pretrained, config["features"]["word"]["dim"], seed=config["seed"])
         model.word_embedding.set_pretrained(matrix)
@@ -250,7 +256,11 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
         aux_tags = load_aux_tags(work_dir)
         pretrained = None
     else:
-        features, pretrained = build_features(config, train, lms)
+        if tcfg["init_from"]:
+            # The trained tagger's vocabularies, so its weights mean the same ids here.
+            features, pretrained = TaggingFeatures.load(check_start_dir(tcfg["init_from"]) / "assets"), None
+        else:
+            features, pretrained = build_features(config, train, lms)
         features.save(work_dir / "features")
         aux_tags = sorted({t for tags in aux_train for t in tags}) if aux_train else []
         save_aux_tags(work_dir, aux_tags)
@@ -276,6 +286,9 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
     with scope:
         model = build_compiled_model(config, features, pretrained, aux_tags=len(aux_tags), steps_per_call=per_call,
                                      lms=lms)
+    if tcfg["init_from"] and not run.resume:
+        copied, total = copy_tagger_weights(model, tcfg["init_from"])
+        print(f"initialised {copied} of {total} weights from {tcfg['init_from']}")
     examples, targets = _encode(features, train)
     dev_encoded = None
     if lms:
