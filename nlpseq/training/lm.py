@@ -7,7 +7,6 @@ import numpy as np
 
 from nlpseq.data.lm_stream import stream_windows
 from nlpseq.errors import ConfigError, DataError
-from nlpseq.export.half_precision import check_weights_dtype, round_weights_to_float16
 from nlpseq.models.language_model import RNNLanguageModel
 from nlpseq.readers.text import read_text_lines
 from nlpseq.tokenizers.text_encoder import TextEncoder
@@ -127,7 +126,6 @@ def train_lm(config, output_dir, work_dir=None, resume=False, verbose=1, command
     tcfg, work_dir = config["training"], run.work_dir
     if not config["data"]["train"]:
         raise ConfigError("data.train is not set")
-    half = check_weights_dtype(config["export"]["weights_dtype"]) == "float16"  # fail now, not after training
     train, dev, test = (read_corpus(config["data"][s]) for s in ("train", "dev", "test"))
     if run.resume:
         encoder = TextEncoder.load(work_dir / "assets")  # the interrupted run's ids
@@ -173,11 +171,7 @@ def train_lm(config, output_dir, work_dir=None, resume=False, verbose=1, command
     averaging = run.select_final_weights(trainer, dev_perplexity if dev else None, "perplexity",
                                          higher_is_better=False)
     metrics = run.metrics("lm", "perplexity", parameters=int(lm.count_params()), **averaging)
-    if half:
-        # Score the weights the directory will hold (test below, dev here).
-        round_weights_to_float16(lm)
-        if dev:
-            metrics["dev_perplexity_float16"] = dev_perplexity({})
+    run.round_for_storage(lm, metrics, "perplexity", dev_perplexity if dev else None)  # before scoring test
     if test:
         scores = score_lines(lm, encoder, test, tcfg["eval_batch_size"], bptt, reverse)
         metrics.update({f"test_{k}": v for k, v in scores.items()})

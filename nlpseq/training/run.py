@@ -7,6 +7,7 @@ import keras
 
 from nlpseq.checks import is_whole_number
 from nlpseq.errors import ConfigError
+from nlpseq.export.half_precision import check_weights_dtype, round_weights_to_float16
 from nlpseq.training.checkpoints import CheckpointManager
 from nlpseq.training.optimizers import OPTIMIZERS
 
@@ -44,6 +45,8 @@ class TrainingRun:
         if lr_decay is not None and (isinstance(lr_decay, bool) or not isinstance(lr_decay, (int, float))
                                      or not 0 < lr_decay <= 1):
             raise ConfigError(f"training.lr_decay must be a factor in (0, 1] or null, got {lr_decay!r}")
+        # Checked now, not after training (translation has no such setting).
+        self.weights_dtype = check_weights_dtype(config.get("export", {}).get("weights_dtype", "float32"))
         self.work_dir = Path(work_dir or Path("runs") / Path(output_dir).name)
         self.checkpoints = CheckpointManager(self.work_dir / "checkpoints")
         self.resume = bool(resume)
@@ -114,6 +117,24 @@ class TrainingRun:
             self.checkpoints.restore_best(model)
         return {"averaged_epochs": epochs, f"dev_{metric}_averaged": score,
                 "weights": "averaged" if better else "best_epoch"}
+
+    def round_for_storage(self, model, metrics, metric, dev_score=None):
+        """Rounds the weights to float16 when the directory stores them so (`export.weights_dtype`).
+
+        The scores measured after this call (test) then describe the stored model; dev is
+        re-scored here into `metrics["dev_<metric>_float16"]`.
+
+        Args:
+            model: the trained network (changed in place).
+            metrics: the run's metrics dict (updated).
+            metric: the dev metric's name.
+            dev_score: the dev scoring function of the run (takes the epoch logs), or None.
+        """
+        if self.weights_dtype != "float16":
+            return
+        round_weights_to_float16(model)
+        if dev_score is not None:
+            metrics[f"dev_{metric}_float16"] = dev_score({})
 
     def metrics(self, task, metric, **extra):
         """The run's summary for `metrics.json`: epochs, time, best dev score, commands, plus `extra`."""

@@ -14,7 +14,6 @@ from nlpseq.data.pipelines import count_bucketed_batches, encoded_dataset, epoch
 from nlpseq.data.sources import load_sentences
 from nlpseq.data.vectors import embedding_matrix, read_word_vectors
 from nlpseq.errors import ConfigError
-from nlpseq.export.half_precision import check_weights_dtype, round_weights_to_float16
 from nlpseq.models.tagger import tagger_from_config
 from nlpseq.readers.schemes import convert_tags
 from nlpseq.training.callbacks import EpochMonitor, EpochSeeds
@@ -242,7 +241,6 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
     from nlpseq.export.model_dir import write_tagger_dir
 
     set_intra_op_threads(config["training"]["intra_op_threads"])  # first: before TensorFlow starts
-    half = check_weights_dtype(config["export"]["weights_dtype"]) == "float16"  # fail now, not after training
     run = TrainingRun(config, output_dir, work_dir, resume, command)
     task, tcfg, work_dir = config["task"], config["training"], run.work_dir
     train, dev, test = (read_split(config, s) for s in ("train", "dev", "test"))
@@ -332,11 +330,7 @@ def train_tagger(config, output_dir, work_dir=None, resume=False, verbose=1, com
 
     averaging = run.select_final_weights(model, dev_score if dev else None, metric)
     metrics = run.metrics(task, metric, **averaging)
-    if half:
-        # Score the weights the directory will hold (test below, dev here).
-        round_weights_to_float16(model)
-        if dev:
-            metrics[f"dev_{metric}_float16"] = dev_score({})
+    run.round_for_storage(model, metrics, metric, dev_score if dev else None)  # before scoring test
     if test:
         predicted = predict_tags(model, features, [w for w, _ in test])
         scores = score_tagging(task, [t for _, t in test], predicted, config["data"]["model_scheme"])
