@@ -1,5 +1,6 @@
 """Shared pytest setup: quiet TensorFlow, and tiny corpora written into tmp dirs."""
 
+import json
 import os
 import random
 
@@ -102,6 +103,14 @@ def run_training(task, root, name, overrides, *extra):
     for item in overrides:
         args += ["--set", item]
     return main(args)
+
+
+def train_stored_tagger(root, files, weights_dtype):
+    """A tiny 2-epoch NER run stored with `export.weights_dtype`; returns (model dir, metrics dict)."""
+    overrides = tiny_tagger_overrides(files, epochs=2) + ["features.word.dim=64", f"export.weights_dtype={weights_dtype}"]
+    assert run_training("ner", root, weights_dtype, overrides) == 0
+    out = root / weights_dtype
+    return out, json.loads((out / "metrics.json").read_text())
 
 
 def run_state(root, name):

@@ -220,6 +220,11 @@ def run_python(code, env_extra=None, timeout=600):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def saved_variables_bytes(saved_model_dir):
+    """The bytes of a SavedModel's variables files."""
+    return sum(f.stat().st_size for f in (saved_model_dir / "variables").iterdir())
+
+
 def stored_arrays(keras_path):
     """Every array of a .keras archive's weights file, by HDF5 path."""
     with zipfile.ZipFile(keras_path) as archive:

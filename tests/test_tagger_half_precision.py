@@ -12,19 +12,12 @@ from nlpseq.data.features import TaggingFeatures
 from nlpseq.export.saved_model import export_tagger
 from nlpseq.readers import read_conll
 from nlpseq.training.evaluation import predict_tags
-from tests.conftest import run_training, tiny_tagger_overrides
-from tests.helpers import stored_arrays
-
-
-def _variables_bytes(saved_model_dir):
-    return sum(f.stat().st_size for f in (saved_model_dir / "variables").iterdir())
+from tests.conftest import train_stored_tagger
+from tests.helpers import saved_variables_bytes, stored_arrays
 
 
 def test_float16_tagger_stores_half_and_tags_as_the_rounded_model(tmp_path, ner_files, capsys):
-    overrides = tiny_tagger_overrides(ner_files, epochs=2) + ["features.word.dim=64", "export.weights_dtype=float16"]
-    assert run_training("ner", tmp_path, "half", overrides) == 0
-    out = tmp_path / "half"
-    metrics = json.loads((out / "metrics.json").read_text())
+    out, metrics = train_stored_tagger(tmp_path, ner_files, "float16")
     # The dev score of the stored (rounded) weights sits beside the best epoch's.
     assert abs(metrics["dev_f1_float16"] - metrics["dev_f1"]) < 0.05
     assert "- stored weights: float16" in (out / "README.md").read_text()
@@ -36,7 +29,7 @@ def test_float16_tagger_stores_half_and_tags_as_the_rounded_model(tmp_path, ner_
     model = keras.models.load_model(out / "model.keras", compile=False)
     features = TaggingFeatures.load(out / "assets")
     export_tagger(model, features, tmp_path / "f32")
-    assert _variables_bytes(out / "saved_model") < 0.6 * _variables_bytes(tmp_path / "f32")
+    assert saved_variables_bytes(out / "saved_model") < 0.6 * saved_variables_bytes(tmp_path / "f32")
 
     sentences = [list(s.words) for s in read_conll(ner_files["test"])]
     tagged = [[t for _, t in row] for row in Tagger.load(out).tag_batch(sentences)]

@@ -14,6 +14,13 @@ digit; the model's scores are measured after the rounding
 - SavedModel: `nlpseq.export.stored_weights.StoredWeights` (used by the
   language model's and the tagger's SavedModel modules) stores float16
   variables and casts them up inside the serving functions.
+
+Taggers can go further with `int8` (`export.weights_dtype: int8`): the word
+table, most of a tagger, is stored as int8 codes with one step per row
+(`quantize_rows_int8`), every other weight in float16. A row's error is at most
+half its step, 1/254 of its largest entry. The steps are float16 values, so the
+float16 file holds them exactly and the stored model computes what
+`round_word_embeddings_to_int8` left in the trained one.
 """
 
 import io
@@ -26,15 +33,18 @@ import numpy as np
 
 from nlpseq.errors import ConfigError
 
-WEIGHTS_DTYPES = ("float32", "float16")
+# int8: the word-embedding table of a tagger in 8 bits, its other weights in float16.
+WEIGHTS_DTYPES = ("float32", "float16", "int8")
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
 _WEIGHTS_FILE = "model.weights.h5"
 
 
-def check_weights_dtype(value):
-    """Returns `value` if it is a storage dtype we write, else raises a one-line ConfigError."""
-    if value not in WEIGHTS_DTYPES:
-        raise ConfigError(f"export.weights_dtype must be one of {', '.join(WEIGHTS_DTYPES)}, got {value!r}")
+def check_weights_dtype(value, task=None):
+    """Returns `value` if it is a storage dtype we write (for `task`), else raises a one-line ConfigError."""
+    allowed = WEIGHTS_DTYPES if task in (None, "ner", "pos") else ("float32", "float16")
+    if value not in allowed:
+        raise ConfigError(f"export.weights_dtype must be one of {', '.join(allowed)}"
+                          f"{f' for {task} models' if task and value in WEIGHTS_DTYPES else ''}, got {value!r}")
     return value
 
 
@@ -63,6 +73,49 @@ def round_weights_to_float16(model):
         weights.append(value)
     model.set_weights(weights)
     return change
+
+
+def quantize_rows_int8(matrix):
+    """Int8 codes and one step per row such that row i is about `codes[i] * steps[i]`.
+
+    Each row's step is its largest absolute entry / 127, rounded to a float16
+    value (so a float16 file stores it exactly); all-zero rows get step 0.
+
+    Args:
+        matrix: a float (V, D) array.
+
+    Returns:
+        (codes, steps): int8 (V, D) and float32 (V,).
+
+    Raises:
+        ConfigError: a row's step does not fit float16.
+    """
+    matrix = np.asarray(matrix, np.float32)
+    largest = np.abs(matrix).max(axis=1) if matrix.size else np.zeros(len(matrix), np.float32)
+    if largest.size and float(largest.max()) / 127 > _FLOAT16_MAX:
+        raise ConfigError(f"a word vector reaches {float(largest.max()):.3g}, too large for int8 storage; "
+                          "export it with export.weights_dtype: float16")
+    steps = (largest / 127).astype(np.float16).astype(np.float32)
+    divisor = np.where(steps > 0, steps, 1.0)[:, None]
+    # A step rounded down may put a row's largest entry just past 127: clip it.
+    codes = np.clip(np.rint(matrix / divisor), -127, 127).astype(np.int8)
+    return codes, steps
+
+
+def round_word_embeddings_to_int8(model):
+    """Replaces a tagger's word table by the values its int8 storage keeps, in place.
+
+    Args:
+        model: a built SequenceTagger with a float word embedding.
+
+    Returns:
+        The largest absolute change made to any entry.
+    """
+    table = model.word_embedding.table()
+    codes, steps = quantize_rows_int8(table)
+    rounded = codes.astype(np.float32) * steps[:, None]
+    model.word_embedding.embeddings.assign(rounded)
+    return float(np.abs(rounded - table).max()) if table.size else 0.0
 
 
 def keras_file_to_float16(path):

@@ -27,6 +27,7 @@ arithmetic is float32 as in training.
 import tensorflow as tf
 
 from nlpseq.decoding import beam_search, sample
+from nlpseq.export.half_precision import check_weights_dtype
 from nlpseq.export.stored_weights import StoredWeights, reads_stored_weights
 
 _STRING_BATCH = tf.TensorSpec([None], tf.string, name="prompts")
@@ -48,7 +49,7 @@ class LMGenerator(tf.Module):
 
     def __init__(self, lm, encoder, weights_dtype="float32"):
         super().__init__(name="nlpseq_lm")
-        self.stored = StoredWeights(lm, weights_dtype)
+        self.stored = StoredWeights(lm, check_weights_dtype(weights_dtype, "lm"))
         self._encoder = encoder
         self.eos_id = encoder.eos_id
         # An attribute puts the tokenizer's tables into the saved object graph.

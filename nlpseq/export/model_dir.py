@@ -24,7 +24,11 @@ import numpy as np
 import yaml
 
 from nlpseq.errors import ModelDirError
-from nlpseq.export.half_precision import check_weights_dtype, keras_file_to_float16
+from nlpseq.export.half_precision import (
+    check_weights_dtype,
+    keras_file_to_float16,
+    quantize_rows_int8,
+)
 from nlpseq.export.saved_model import export_tagger
 from nlpseq.training.config import save_config
 
@@ -93,7 +97,7 @@ def _card(config, metrics, wall_seconds, size_mb):
         f" {config['encoder']['num_layers']}×{config['encoder']['units']} → {config['head']['type']}"
         + (f" (plus a {config['head']['aux_field']} softmax head, loss weight {config['head']['aux_weight']},"
            " used in training only)" if config["head"].get("aux_field") else ""),
-        f"- stored weights: {stored_weights_dtype(config)} (in `model.keras` and in the SavedModel)",
+        f"- stored weights: {_stored_text(stored_weights_dtype(config))} (in `model.keras` and in the SavedModel)",
         *_run_lines(metrics, wall_seconds, size_mb),
         "",
         "## Metrics",
@@ -131,6 +135,29 @@ def inference_copy(model, example_inputs=None):
     return copy
 
 
+def int8_inference_copy(model):
+    """An uncompiled copy of a tagger whose word table is stored as int8 codes and row steps.
+
+    The codes come from `quantize_rows_int8` of the model's table, so the copy
+    computes exactly what the model does after `round_word_embeddings_to_int8`.
+
+    Args:
+        model: a built SequenceTagger with a float word embedding.
+
+    Returns:
+        The copy (`word_storage="int8"`).
+    """
+    copy = model.__class__.from_config({**model.get_config(), "word_storage": "int8"})
+    shapes = model.get_build_config()["input_shape"]
+    copy({name: np.ones(shape, "int32") for name, shape in shapes.items()})
+    for source, target in zip(model.layers, copy.layers):
+        if source is model.word_embedding:
+            target.set_int8(*quantize_rows_int8(source.table()))
+        else:
+            target.set_weights(source.get_weights())
+    return copy
+
+
 def current_command():
     """This process's command line, as a user would type it."""
     return " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv))
@@ -153,15 +180,16 @@ def write_model_dir(output_dir, model, assets, export, config, metrics, card, wa
         metrics: dict of metrics (saved as metrics.json and shown in the card).
         card: callable(config, metrics, wall_seconds, size_mb) -> the README text.
         wall_seconds: the whole run's duration, for the card.
-        weights_dtype: "float16" stores `model.keras`'s weights in 16 bits
-            (`export` must do the same for the SavedModel).
+        weights_dtype: "float16" stores `model.keras`'s float weights in 16 bits
+            (`export` must do the same for the SavedModel); "int8" likewise, for
+            a model whose word table is already int8 (`int8_inference_copy`).
     """
     metrics = dict(metrics)
     metrics.setdefault("command", current_command())
 
     def build(tmp):
         model.save(tmp / "model.keras")
-        if weights_dtype == "float16":
+        if weights_dtype in ("float16", "int8"):  # int8 codes stay int8; every float becomes float16
             keras_file_to_float16(tmp / "model.keras")
         assets.save(tmp / "assets")
         save_config(config, tmp / "config.yaml")
@@ -179,7 +207,8 @@ def write_model_dir(output_dir, model, assets, export, config, metrics, card, wa
 def write_tagger_dir(output_dir, model, features, config, metrics, wall_seconds=0.0):
     """Writes a complete tagger model directory (see `write_model_dir`; `features` are its assets)."""
     dtype = stored_weights_dtype(config)
-    write_model_dir(output_dir, inference_copy(model), features,
+    copy = int8_inference_copy(model) if dtype == "int8" else inference_copy(model)
+    write_model_dir(output_dir, copy, features,
                     lambda m, path: export_tagger(m, features, path, dtype),
                     config, metrics, _card, wall_seconds, weights_dtype=dtype)
 
@@ -324,6 +353,13 @@ def write_lm_dir(output_dir, lm, encoder, config, metrics, wall_seconds=0.0):
     write_model_dir(output_dir, inference_copy(lm, np.ones((1, 1), "int32")), encoder,
                     lambda m, path: export_lm(m, encoder, path, dtype),
                     config, metrics, _lm_card, wall_seconds, weights_dtype=dtype)
+
+
+def _stored_text(dtype):
+    """The card's words for a storage setting."""
+    if dtype == "int8":
+        return "int8 word embeddings (one float16 step per row), float16 for the other weights"
+    return dtype
 
 
 def stored_weights_dtype(config):

@@ -10,7 +10,8 @@ and `lengths` (B,) int32):
 
 Loading needs `import tensorflow_text` first (its ops may be in the graph).
 With `weights_dtype="float16"` the weights are stored in 16 bits and read cast
-to float32 (`nlpseq.export.stored_weights`).
+to float32 (`nlpseq.export.stored_weights`); "int8" stores the word table as
+int8 codes and the other weights so.
 """
 
 import tensorflow as tf
@@ -25,7 +26,7 @@ class TaggerServingModule(tf.Module):
     Args:
         model: a built SequenceTagger (TensorFlow backend).
         features: its TaggingFeatures.
-        weights_dtype: how the weights are stored, "float32" or "float16".
+        weights_dtype: how the weights are stored, "float32", "float16" or "int8".
     """
 
     def __init__(self, model, features, weights_dtype="float32"):
@@ -69,7 +70,7 @@ def export_tagger(model, features, path, weights_dtype="float32"):
         model: a built SequenceTagger.
         features: its TaggingFeatures.
         path: target directory.
-        weights_dtype: how the weights are stored, "float32" or "float16".
+        weights_dtype: how the weights are stored, "float32", "float16" or "int8".
     """
     module = TaggerServingModule(model, features, weights_dtype)
     signatures = {

@@ -10,6 +10,9 @@ through a `StoredWeights` and runs each serving function inside
   would be stored as well) and float16 copies of its variables are saved
   instead; `reading()` is a `keras.StatelessScope` in which every network
   variable reads as its copy cast to float32, so the arithmetic stays float32.
+- int8 (taggers): as float16, for a network whose word table is int8 codes
+  (`nlpseq.export.model_dir.int8_inference_copy`); the int8 variables are
+  saved as copies of themselves.
 """
 
 import contextlib
@@ -33,18 +36,20 @@ class StoredWeights(tf.Module):
 
     Args:
         network: a built Keras model or layer.
-        weights_dtype: "float32" or "float16".
+        weights_dtype: "float32", "float16" or "int8".
     """
 
     def __init__(self, network, weights_dtype="float32"):
         super().__init__(name="stored_weights")
         check_weights_dtype(weights_dtype)
-        if weights_dtype == "float16":
+        if weights_dtype in ("float16", "int8"):
             self._unsaved = _NotSaved(network)
-            # Only float weights are copied; serving never reads the others (e.g. seed state).
+            # Only float and int8 weights are copied; serving never reads the others (e.g. seed state).
             self._unsaved.weights = [w for w in network.weights if w.dtype == "float32"]
             self.float16_weights = [tf.Variable(tf.cast(w.value, tf.float16), trainable=False, name=w.name)
                                     for w in self._unsaved.weights]
+            self._unsaved.codes = [w for w in network.weights if w.dtype == "int8"]
+            self.int8_weights = [tf.Variable(w.value, trainable=False, name=w.name) for w in self._unsaved.codes]
         else:
             self.network_variables = network  # an attribute: saved with the module
 
@@ -58,7 +63,8 @@ class StoredWeights(tf.Module):
         if not hasattr(self, "_unsaved"):
             return contextlib.nullcontext()
         return keras.StatelessScope(state_mapping=[
-            (w, tf.cast(h, tf.float32)) for w, h in zip(self._unsaved.weights, self.float16_weights)])
+            (w, tf.cast(h, tf.float32)) for w, h in zip(self._unsaved.weights, self.float16_weights)]
+            + [(w, tf.convert_to_tensor(c)) for w, c in zip(self._unsaved.codes, self.int8_weights)])
 
 
 def reads_stored_weights(method):

@@ -11,6 +11,9 @@ from nlpseq.errors import ConfigError, InputError
 # the layer only needs their number: padding plus seven classes.
 NUM_CASING_CLASSES = 8
 
+# How WordEmbedding holds its matrix: floats (trainable), or int8 codes with a step per row.
+WORD_STORAGES = ("float", "int8")
+
 
 @keras.saving.register_keras_serializable(package="nlpseq")
 class WordEmbedding(keras.layers.Layer):
@@ -22,6 +25,10 @@ class WordEmbedding(keras.layers.Layer):
         mask_zero: whether id 0 is padding and produces a Keras mask.
         trainable_embeddings: False freezes the matrix (e.g. pretrained vectors).
         embeddings_initializer: initializer of the (V, dim) matrix.
+        storage: "float" (a float matrix, trainable) or "int8": the matrix is held
+            as int8 codes with one step per row (row i = codes[i] * steps[i]),
+            a quarter of float32's bytes; such a layer is for inference (its
+            values come from `set_int8`, see `nlpseq.export.half_precision`).
         **kwargs: base `keras.layers.Layer` arguments.
 
     Returns:
@@ -45,33 +52,76 @@ class WordEmbedding(keras.layers.Layer):
         mask_zero=True,
         trainable_embeddings=True,
         embeddings_initializer="uniform",
+        storage="float",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if storage not in WORD_STORAGES:
+            raise ConfigError(f"word embedding storage must be one of {', '.join(WORD_STORAGES)}, got {storage!r}")
         self.vocab_size = int(vocab_size)
         self.dim = int(dim)
         self.mask_zero = bool(mask_zero)
         self.trainable_embeddings = bool(trainable_embeddings)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
-        self.embedding = keras.layers.Embedding(
-            self.vocab_size,
-            self.dim,
-            embeddings_initializer=self.embeddings_initializer,
-            mask_zero=self.mask_zero,
-            trainable=self.trainable_embeddings,
-            dtype=self.dtype_policy,
-            name="embedding",
-        )
+        self.storage = storage
+        self.embedding = None
+        if storage == "float":
+            self.embedding = keras.layers.Embedding(
+                self.vocab_size,
+                self.dim,
+                embeddings_initializer=self.embeddings_initializer,
+                mask_zero=self.mask_zero,
+                trainable=self.trainable_embeddings,
+                dtype=self.dtype_policy,
+                name="embedding",
+            )
         self.supports_masking = True
 
     def build(self, input_shape):
-        self.embedding.build(input_shape)
+        if self.embedding is not None:
+            self.embedding.build(input_shape)
+        else:
+            self.codes = self.add_weight(shape=(self.vocab_size, self.dim), dtype="int8", initializer="zeros",
+                                         trainable=False, name="codes")
+            self.steps = self.add_weight(shape=(self.vocab_size,), initializer="zeros", trainable=False,
+                                         name="steps")
         self.built = True
 
     @property
     def embeddings(self):
-        """The (V, dim) embedding variable."""
+        """The (V, dim) embedding variable (float storage only)."""
+        if self.embedding is None:
+            raise InputError("an int8 word embedding has no float matrix; use table()")
         return self.embedding.embeddings
+
+    def table(self):
+        """The (V, dim) float values of the matrix, whatever the storage (a NumPy array)."""
+        if not self.built:
+            self.build((None, None))
+        if self.embedding is not None:
+            return ops.convert_to_numpy(self.embedding.embeddings)
+        steps = ops.convert_to_numpy(self.steps)
+        return ops.convert_to_numpy(self.codes).astype(np.float32) * steps[:, None]
+
+    def set_int8(self, codes, steps):
+        """Sets the codes and per-row steps of an int8 layer (`half_precision.quantize_rows_int8`).
+
+        Args:
+            codes: int8 array (vocab_size, dim).
+            steps: float array (vocab_size,).
+
+        Raises:
+            InputError: the layer stores floats, or a shape is wrong.
+        """
+        if self.embedding is not None:
+            raise InputError("set_int8 needs a word embedding built with storage='int8'")
+        if np.shape(codes) != (self.vocab_size, self.dim) or np.shape(steps) != (self.vocab_size,):
+            raise InputError(f"int8 codes/steps have shapes {np.shape(codes)}/{np.shape(steps)}, "
+                             f"expected ({self.vocab_size}, {self.dim})/({self.vocab_size},)")
+        if not self.built:
+            self.build((None, None))
+        self.codes.assign(np.asarray(codes, np.int8))
+        self.steps.assign(np.asarray(steps, np.float32))
 
     def set_pretrained(self, matrix):
         """Overwrites the embedding matrix with pretrained vectors.
@@ -90,10 +140,15 @@ class WordEmbedding(keras.layers.Layer):
             )
         if not self.built:
             self.build((None, None))
-        self.embedding.embeddings.assign(matrix.astype(self.embedding.embeddings.dtype))
+        self.embeddings.assign(matrix.astype(self.embeddings.dtype))
 
     def call(self, inputs):
-        return self.embedding(inputs)
+        if self.embedding is not None:
+            return self.embedding(inputs)
+        ids = ops.cast(inputs, "int32")
+        # Gather the int8 rows first: only the looked-up rows are widened to floats.
+        rows = ops.cast(ops.take(self.codes, ids, axis=0), self.compute_dtype)
+        return rows * ops.expand_dims(ops.cast(ops.take(self.steps, ids, axis=0), self.compute_dtype), -1)
 
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
@@ -114,6 +169,7 @@ class WordEmbedding(keras.layers.Layer):
                 "embeddings_initializer": keras.initializers.serialize(
                     self.embeddings_initializer
                 ),
+                "storage": self.storage,
             }
         )
         return config

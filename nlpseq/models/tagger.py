@@ -58,6 +58,8 @@ class SequenceTagger(keras.Model):
         head: `crf` or `softmax`.
         head_dropout: dropout before the output projection.
         word_trainable: whether the word embeddings are updated in training.
+        word_storage: "float", or "int8" for an inference copy whose word table
+            is held in 8 bits (`nlpseq.export.half_precision.int8_inference_copy`).
         aux_tags: size of an auxiliary tag set (e.g. XPOS for a UPOS tagger)
             predicted by a softmax head on the encoder output in training
             only; 0 disables it. Its targets come as `aux_tags` (B, T) in the
@@ -115,6 +117,7 @@ class SequenceTagger(keras.Model):
         lm_specs=(),
         lm_dim=None,
         branches=1,
+        word_storage="float",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -150,9 +153,11 @@ class SequenceTagger(keras.Model):
         self.lm_specs = [dict(spec) for spec in lm_specs]
         self.lm_dim = int(lm_dim) if lm_dim else None
         self.branches = int(branches)
+        self.word_storage = word_storage
 
         self.word_embedding = WordEmbedding(
-            word_vocab_size, word_dim, trainable_embeddings=word_trainable, name="word_embedding"
+            word_vocab_size, word_dim, trainable_embeddings=word_trainable, storage=word_storage,
+            name="word_embedding",
         )
         self.char_embedding = None
         if char_vocab_size:
@@ -341,7 +346,7 @@ class SequenceTagger(keras.Model):
                     "subword_dim", "subword_pooling", "feature_dropout",
                     "cell", "units", "num_layers", "bidirectional", "encoder_dropout", "head",
                     "head_dropout", "word_trainable", "aux_tags", "aux_weight", "lm_specs", "lm_dim",
-                    "branches",
+                    "branches", "word_storage",
                 )
             }
         )

@@ -92,8 +92,9 @@ TAGGER_DEFAULTS = {
         "max_steps_per_epoch": None,  # for quick tests
     },
     # How the model directory stores the weights: float16 halves its size (the test scores in
-    # metrics.json are then measured with the rounded weights); computation stays float32.
-    "export": {"weights_dtype": "float32"},  # float32 | float16
+    # metrics.json are then measured with the rounded weights); int8 also stores the word table,
+    # most of a tagger, as int8 codes with a step per row. Computation stays float32.
+    "export": {"weights_dtype": "float32"},  # float32 | float16 | int8
 }
 
 LM_DEFAULTS = {

@@ -7,7 +7,11 @@ import keras
 
 from nlpseq.checks import is_whole_number
 from nlpseq.errors import ConfigError
-from nlpseq.export.half_precision import check_weights_dtype, round_weights_to_float16
+from nlpseq.export.half_precision import (
+    check_weights_dtype,
+    round_weights_to_float16,
+    round_word_embeddings_to_int8,
+)
 from nlpseq.training.checkpoints import CheckpointManager
 from nlpseq.training.optimizers import OPTIMIZERS
 
@@ -46,7 +50,8 @@ class TrainingRun:
                                      or not 0 < lr_decay <= 1):
             raise ConfigError(f"training.lr_decay must be a factor in (0, 1] or null, got {lr_decay!r}")
         # Checked now, not after training (translation has no such setting).
-        self.weights_dtype = check_weights_dtype(config.get("export", {}).get("weights_dtype", "float32"))
+        self.weights_dtype = check_weights_dtype(config.get("export", {}).get("weights_dtype", "float32"),
+                                                 config.get("task"))
         self.work_dir = Path(work_dir or Path("runs") / Path(output_dir).name)
         self.checkpoints = CheckpointManager(self.work_dir / "checkpoints")
         self.resume = bool(resume)
@@ -119,10 +124,11 @@ class TrainingRun:
                 "weights": "averaged" if better else "best_epoch"}
 
     def round_for_storage(self, model, metrics, metric, dev_score=None):
-        """Rounds the weights to float16 when the directory stores them so (`export.weights_dtype`).
+        """Rounds the weights as the directory stores them (`export.weights_dtype`).
 
-        The scores measured after this call (test) then describe the stored model; dev is
-        re-scored here into `metrics["dev_<metric>_float16"]`.
+        float16: every weight to float16; int8 (taggers): that, then the word table to its
+        int8 codes. The scores measured after this call (test) then describe the stored
+        model; dev is re-scored here into `metrics["dev_<metric>_<dtype>"]`.
 
         Args:
             model: the trained network (changed in place).
@@ -130,11 +136,13 @@ class TrainingRun:
             metric: the dev metric's name.
             dev_score: the dev scoring function of the run (takes the epoch logs), or None.
         """
-        if self.weights_dtype != "float16":
+        if self.weights_dtype == "float32":
             return
         round_weights_to_float16(model)
+        if self.weights_dtype == "int8":
+            round_word_embeddings_to_int8(model)
         if dev_score is not None:
-            metrics[f"dev_{metric}_float16"] = dev_score({})
+            metrics[f"dev_{metric}_{self.weights_dtype}"] = dev_score({})
 
     def metrics(self, task, metric, **extra):
         """The run's summary for `metrics.json`: epochs, time, best dev score, commands, plus `extra`."""

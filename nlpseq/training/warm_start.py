@@ -49,12 +49,15 @@ def copy_tagger_weights(model, model_dir):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras warns about the subclassed model's build
         source = keras.models.load_model(path, compile=False)
-    stored = {_relative_path(v, source): v for v in source.weights}
+    stored = {_relative_path(v, source): v.value for v in source.weights}
+    if source.word_embedding.storage == "int8" and model.word_embedding.storage == "float":
+        # A directory stored with int8 word embeddings: its table as the floats it stands for.
+        stored[_relative_path(model.word_embedding.embeddings, model)] = source.word_embedding.table()
     copied = 0
     for variable in model.weights:
         match = stored.get(_relative_path(variable, model))
         if match is not None and tuple(match.shape) == tuple(variable.shape):
-            variable.assign(keras.ops.cast(match.value, variable.dtype))
+            variable.assign(keras.ops.cast(match, variable.dtype))
             copied += 1
     if not copied:
         raise ConfigError(f"training.init_from: no weight of {path} fits this model (another architecture?)")
