@@ -126,12 +126,18 @@ def inference_copy(model, example_inputs=None):
     Returns:
         The copy.
     """
-    copy = model.__class__.from_config(model.get_config())
+    copy = _built_copy(model, example_inputs)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _built_copy(model, example_inputs=None, **config_changes):
+    """A new model of `model`'s class and config (with `config_changes`), built but with fresh weights."""
+    copy = model.__class__.from_config({**model.get_config(), **config_changes})
     if example_inputs is None:
         shapes = model.get_build_config()["input_shape"]
         example_inputs = {name: np.ones(shape, "int32") for name, shape in shapes.items()}
     copy(example_inputs)  # builds every sub-layer, as the original was built
-    copy.set_weights(model.get_weights())
     return copy
 
 
@@ -147,9 +153,7 @@ def int8_inference_copy(model):
     Returns:
         The copy (`word_storage="int8"`).
     """
-    copy = model.__class__.from_config({**model.get_config(), "word_storage": "int8"})
-    shapes = model.get_build_config()["input_shape"]
-    copy({name: np.ones(shape, "int32") for name, shape in shapes.items()})
+    copy = _built_copy(model, word_storage="int8")
     for source, target in zip(model.layers, copy.layers):
         if source is model.word_embedding:
             target.set_int8(*quantize_rows_int8(source.table()))

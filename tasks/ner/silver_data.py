@@ -26,6 +26,7 @@ from nlpseq.readers._lines import iter_lines
 from nlpseq.readers.conll import write_conll
 from nlpseq.readers.schemes import convert_tags
 from nlpseq.tokenizers import tokenize
+from nlpseq.tokenizers.vocab import _atomic_write_text
 
 SENTENCE_ENDS = frozenset(".!?")
 
@@ -79,14 +80,11 @@ def write_conllu_tags(path, tagged):
         path: the output file.
         tagged: (words, tags) pairs.
     """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for words, tags in tagged:
-            for i, (word, tag) in enumerate(zip(words, tags), start=1):
-                handle.write(f"{i}\t{word}\t_\t{tag}\t_\t_\t_\t_\t_\t_\n")
-            handle.write("\n")
-    tmp.replace(path)
+    lines = []
+    for words, tags in tagged:
+        lines += [f"{i}\t{word}\t_\t{tag}\t_\t_\t_\t_\t_\t_\n" for i, (word, tag) in enumerate(zip(words, tags), 1)]
+        lines.append("\n")
+    _atomic_write_text(Path(path), "".join(lines))
 
 
 def main(argv=None):
