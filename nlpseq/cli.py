@@ -159,7 +159,25 @@ def _evaluate_translation(args):
                       "sentences": len(pairs)}))
 
 
+def _check_documents_option(config, fmt):
+    if config["task"] != "ner":
+        raise NlpseqError(f"--documents is for NER models; this is a '{config['task']}' model")
+    if fmt != "conll":
+        raise NlpseqError("--documents needs a CoNLL file (documents start at -DOCSTART- lines)")
+
+
+def _harmonized(config, path, word_lists, predicted):
+    """Predicted tags made consistent within each document of a CoNLL file (`--documents`)."""
+    from nlpseq.decoding.entity_consistency import harmonize_documents
+    from nlpseq.readers.conll import document_ids
+
+    return harmonize_documents(list(zip(word_lists, predicted)), document_ids(path), config["data"]["model_scheme"])
+
+
 def cmd_evaluate(args):
+    if args.documents and _model_task(args.model_dir) in ("translation", "lm", "pos"):
+        raise NlpseqError(f"--documents is for NER models; {args.model_dir} is a "
+                          f"'{_model_task(args.model_dir)}' model")
     if _model_task(args.model_dir) == "translation":
         return _evaluate_translation(args)
     if args.reference_file is not None:
@@ -186,7 +204,11 @@ def cmd_evaluate(args):
     data = config["data"]
     sentences = load_sentences(args.data_file, format=data["format"], tag_column=data["tag_column"],
                                tag_field=data["tag_field"], scheme=data["scheme"])
-    predicted = predict([list(s.words) for s in sentences])
+    word_lists = [list(s.words) for s in sentences]
+    predicted = predict(word_lists)
+    if args.documents:
+        _check_documents_option(config, data["format"])
+        predicted = _harmonized(config, args.data_file, word_lists, predicted)
     gold = [list(s.tags) for s in sentences]
     print(f"model: {args.model_dir}\ndata: {args.data_file}\nsentences: {len(sentences)}  "
           f"tokens: {sum(len(g) for g in gold)}")
@@ -199,6 +221,8 @@ def cmd_evaluate(args):
     for name, value in scores.items():
         print(f"{name}: {value:.4f}")
     result = {"task": config["task"], **scores, "sentences": len(sentences)}
+    if args.documents:
+        result["documents"] = True
     print(json.dumps(result))
 
 
@@ -209,12 +233,20 @@ def cmd_tag(args):
     if (args.text is None) == (args.input is None):
         raise NlpseqError("give either a TEXT or --input FILE")
     tagger = Tagger.load(args.model_dir)
+    if args.documents:
+        if args.input is None:
+            raise NlpseqError("--documents needs --input FILE")
+        _check_documents_option(tagger.config, args.format)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:
         if args.text is not None:
             rows = tagger.tag_batch([args.text])
         elif args.format == "conll":
             rows = tagger.tag_batch(read_tokens_file(args.input))
+            if args.documents:
+                words = [[w for w, _ in row] for row in rows]
+                tags = _harmonized(tagger.config, args.input, words, [[t for _, t in row] for row in rows])
+                rows = [list(zip(w, t)) for w, t in zip(words, tags)]
         else:
             from nlpseq.readers.text import read_text_lines
 
@@ -313,6 +345,9 @@ def build_parser():
                                             "model, the source file")
     evaluate.add_argument("reference_file", nargs="?", help="translation models: the reference translations "
                                                             "(line-aligned with the source; .gz accepted)")
+    evaluate.add_argument("--documents", action="store_true",
+                          help="NER: make entity tags agree within each document (-DOCSTART- to -DOCSTART-) "
+                               "before scoring, as Tagger.tag_document does")
     evaluate.set_defaults(func=cmd_evaluate)
 
     tag = sub.add_parser("tag", help="tag text with a tagger model",
@@ -324,6 +359,9 @@ def build_parser():
     tag.add_argument("--input", help="file to tag instead of TEXT")
     tag.add_argument("--format", choices=("conll", "text"), default="conll", help="format of --input")
     tag.add_argument("--output", help="write here instead of standard output")
+    tag.add_argument("--documents", action="store_true",
+                     help="NER, --format conll: make entity tags agree within each document of the file "
+                          "(-DOCSTART- lines start documents; without them the file is one document)")
     tag.set_defaults(func=cmd_tag)
     generate = sub.add_parser(
         "generate", help="continue text with a language model",

@@ -4,8 +4,8 @@ The readers need no TensorFlow; every problem in a file is a `DataError` that
 names the file and line.
 """
 
-from nlpseq.readers.conll import read_conll, read_tokens_file, write_conll
-from nlpseq.readers.conllu import read_conllu
+from nlpseq.readers.conll import document_ids, read_conll, read_tokens_file, write_conll
+from nlpseq.readers.conllu import read_conllu, write_conllu
 from nlpseq.readers.parallel import filter_pairs_by_length, read_parallel
 from nlpseq.readers.schemes import (
     SCHEMES,
@@ -22,7 +22,9 @@ __all__ = [
     "read_conll",
     "write_conll",
     "read_tokens_file",
+    "document_ids",
     "read_conllu",
+    "write_conllu",
     "read_parallel",
     "filter_pairs_by_length",
     "SCHEMES",

@@ -6,6 +6,7 @@ they are: a blank line ends a sentence and `-DOCSTART-` lines separate documents
 
 from __future__ import annotations
 
+import bisect
 import os
 import tempfile
 
@@ -99,6 +100,24 @@ def read_conll(path, *, word_column=0, tag_column=-1, scheme=None, encoding="utf
     if not sentences:
         raise DataError(path, None, "no sentences found")
     return sentences
+
+
+def document_ids(path, *, encoding="utf-8"):
+    """The document of each sentence of a CoNLL file, by the file's `-DOCSTART-` lines.
+
+    The sentences are counted as `read_conll` and `read_tokens_file` read them, so the
+    result lines up with theirs.
+
+    Args:
+        path: the file (`.gz` files are decompressed).
+        encoding: the text encoding.
+
+    Returns:
+        list of ints, one per sentence: how many `-DOCSTART-` lines come before it, so a
+        file without them is one document (0).
+    """
+    starts = [lineno for lineno, text in iter_lines(path, encoding) if text.split()[:1] == [_DOCSTART]]
+    return [bisect.bisect_left(starts, first) for first, _ in _blocks(path, encoding, check_columns=False)]
 
 
 def read_tokens_file(path, *, encoding="utf-8"):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nlpseq.errors import ConfigError, DataError
 from nlpseq.readers._lines import iter_lines
 from nlpseq.readers.sentence import Sentence
+from nlpseq.tokenizers.vocab import _atomic_write_text
 
 _TAG_FIELDS = {"upos": 3, "xpos": 4}
 
@@ -64,3 +67,21 @@ def read_conllu(path, *, tag_field="upos", encoding="utf-8"):
     if not sentences:
         raise DataError(path, None, "no sentences found")
     return sentences
+
+
+def write_conllu(path, sentences, xpos=None):
+    """Writes tagged sentences as CoNLL-U: the tag in the UPOS column, `_` in the unused ones.
+
+    The file is written to a temporary name and renamed, as `write_conll` does.
+
+    Args:
+        path: the output file.
+        sentences: (words, upos_tags) pairs.
+        xpos: optional XPOS tag lists, one per sentence, for the XPOS column.
+    """
+    lines = []
+    for k, (words, tags) in enumerate(sentences):
+        extra = xpos[k] if xpos is not None else ["_"] * len(words)
+        lines += [f"{i}\t{w}\t_\t{u}\t{x}\t_\t_\t_\t_\t_\n" for i, (w, u, x) in enumerate(zip(words, tags, extra), 1)]
+        lines.append("\n")
+    _atomic_write_text(Path(path), "".join(lines))

@@ -19,14 +19,13 @@ Usage:
 import argparse
 import random
 import time
-from pathlib import Path
 
 from nlpseq import Tagger
 from nlpseq.readers._lines import iter_lines
 from nlpseq.readers.conll import write_conll
+from nlpseq.readers.conllu import write_conllu
 from nlpseq.readers.schemes import convert_tags
 from nlpseq.tokenizers import tokenize
-from nlpseq.tokenizers.vocab import _atomic_write_text
 
 SENTENCE_ENDS = frozenset(".!?")
 
@@ -71,22 +70,6 @@ def read_sentences(paths, min_words, max_words):
     return sentences
 
 
-def write_conllu_tags(path, tagged):
-    """Writes (words, tags) pairs as CoNLL-U with the tags in the UPOS column and `_` elsewhere.
-
-    Written to a temporary name and renamed, as `write_conll` does.
-
-    Args:
-        path: the output file.
-        tagged: (words, tags) pairs.
-    """
-    lines = []
-    for words, tags in tagged:
-        lines += [f"{i}\t{word}\t_\t{tag}\t_\t_\t_\t_\t_\t_\n" for i, (word, tag) in enumerate(zip(words, tags), 1)]
-        lines.append("\n")
-    _atomic_write_text(Path(path), "".join(lines))
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model_dir", help="a trained NER model directory")
@@ -113,7 +96,7 @@ def main(argv=None):
         tags = [convert_tags(row, tagger.scheme, args.scheme) for row in tags]
     tagged = list(zip(sentences, tags))
     if args.format == "conllu":
-        write_conllu_tags(args.output, tagged)
+        write_conllu(args.output, tagged)
     else:
         write_conll(args.output, tagged, tag_sep=" ")
     print(f"wrote {len(tagged)} sentences to {args.output} in {time.time() - started:.0f}s")
