@@ -232,10 +232,10 @@ def cmd_tag(args):
 
     if (args.text is None) == (args.input is None):
         raise NlpseqError("give either a TEXT or --input FILE")
+    if args.documents and args.input is None:
+        raise NlpseqError("--documents needs --input FILE")
     tagger = Tagger.load(args.model_dir)
     if args.documents:
-        if args.input is None:
-            raise NlpseqError("--documents needs --input FILE")
         _check_documents_option(tagger.config, args.format)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:
