@@ -166,14 +166,6 @@ def _check_documents_option(config, fmt):
         raise NlpseqError("--documents needs a CoNLL file (documents start at -DOCSTART- lines)")
 
 
-def _harmonized(config, path, word_lists, predicted):
-    """Predicted tags made consistent within each document of a CoNLL file (`--documents`)."""
-    from nlpseq.decoding.entity_consistency import harmonize_documents
-    from nlpseq.readers.conll import document_ids
-
-    return harmonize_documents(list(zip(word_lists, predicted)), document_ids(path), config["data"]["model_scheme"])
-
-
 def cmd_evaluate(args):
     if args.documents and _model_task(args.model_dir) in ("translation", "lm", "pos"):
         raise NlpseqError(f"--documents is for NER models; {args.model_dir} is a "
@@ -202,13 +194,18 @@ def cmd_evaluate(args):
         config = tagger.config
         predict = lambda word_lists: [[t for _, t in row] for row in tagger.tag_batch(word_lists)]  # noqa: E731
     data = config["data"]
+    if args.documents:
+        _check_documents_option(config, data["format"])
     sentences = load_sentences(args.data_file, format=data["format"], tag_column=data["tag_column"],
                                tag_field=data["tag_field"], scheme=data["scheme"])
     word_lists = [list(s.words) for s in sentences]
     predicted = predict(word_lists)
     if args.documents:
-        _check_documents_option(config, data["format"])
-        predicted = _harmonized(config, args.data_file, word_lists, predicted)
+        from nlpseq.decoding.entity_consistency import harmonize_documents
+        from nlpseq.readers.conll import document_ids
+
+        predicted = harmonize_documents(list(zip(word_lists, predicted)), document_ids(args.data_file),
+                                        data["model_scheme"])
     gold = [list(s.tags) for s in sentences]
     print(f"model: {args.model_dir}\ndata: {args.data_file}\nsentences: {len(sentences)}  "
           f"tokens: {sum(len(g) for g in gold)}")
@@ -244,9 +241,10 @@ def cmd_tag(args):
         elif args.format == "conll":
             rows = tagger.tag_batch(read_tokens_file(args.input))
             if args.documents:
-                words = [[w for w, _ in row] for row in rows]
-                tags = _harmonized(tagger.config, args.input, words, [[t for _, t in row] for row in rows])
-                rows = [list(zip(w, t)) for w, t in zip(words, tags)]
+                from nlpseq.decoding.entity_consistency import harmonize_rows
+                from nlpseq.readers.conll import document_ids
+
+                rows = harmonize_rows(rows, document_ids(args.input), tagger.scheme)
         else:
             from nlpseq.readers.text import read_text_lines
 

@@ -102,3 +102,19 @@ def harmonize_documents(sentences, document_ids, scheme):
         for i, tags in zip(indices, harmonize_document([sentences[i] for i in indices], scheme)):
             result[i] = tags
     return result
+
+
+def harmonize_rows(rows, document_ids, scheme):
+    """`harmonize_documents` over tagger output: (word, tag) rows, as `Tagger.tag_batch` returns.
+
+    Args:
+        rows: one list of (word, tag) pairs per sentence, tags in `scheme`.
+        document_ids: one document number per sentence.
+        scheme: the entity tag scheme of the tags.
+
+    Returns:
+        the rows with their tags harmonized.
+    """
+    words = [[w for w, _ in row] for row in rows]
+    tags = harmonize_documents([(w, [t for _, t in row]) for w, row in zip(words, rows)], document_ids, scheme)
+    return [list(zip(w, t)) for w, t in zip(words, tags)]

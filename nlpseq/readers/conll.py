@@ -6,7 +6,6 @@ they are: a blank line ends a sentence and `-DOCSTART-` lines separate documents
 
 from __future__ import annotations
 
-import bisect
 import os
 import tempfile
 
@@ -27,16 +26,18 @@ def _column_index(column: int, n_columns: int, what: str, path, lineno: int) -> 
 
 
 def _blocks(path, encoding: str, check_columns: bool):
-    """Yields (first line number, [(line number, fields), ...]) per sentence."""
+    """Yields (first line number, [(line number, fields), ...], document) per sentence;
+    `document` counts the `-DOCSTART-` lines before the sentence."""
     n_columns = None
-    block, first = [], 0
+    block, first, document = [], 0, 0
     for lineno, text in iter_lines(path, encoding):
         fields = text.split()
         if not fields or fields[0] == _DOCSTART:
             # A document boundary ends a sentence just as a blank line does.
             if block:
-                yield first, block
+                yield first, block, document
             block = []
+            document += bool(fields)
             continue
         if check_columns:
             if n_columns is None:
@@ -49,7 +50,7 @@ def _blocks(path, encoding: str, check_columns: bool):
             first = lineno
         block.append((lineno, fields))
     if block:
-        yield first, block
+        yield first, block, document
 
 
 def read_conll(path, *, word_column=0, tag_column=-1, scheme=None, encoding="utf-8"):
@@ -80,7 +81,7 @@ def read_conll(path, *, word_column=0, tag_column=-1, scheme=None, encoding="utf
     scheme = normalize_scheme(scheme) if scheme is not None else None
     sentences = []
     word_idx = tag_idx = None
-    for first, block in _blocks(path, encoding, check_columns=True):
+    for first, block, _ in _blocks(path, encoding, check_columns=True):
         if word_idx is None:
             n = len(block[0][1])
             word_idx = _column_index(word_column, n, "word column", path, first)
@@ -116,8 +117,7 @@ def document_ids(path, *, encoding="utf-8"):
         list of ints, one per sentence: how many `-DOCSTART-` lines come before it, so a
         file without them is one document (0).
     """
-    starts = [lineno for lineno, text in iter_lines(path, encoding) if text.split()[:1] == [_DOCSTART]]
-    return [bisect.bisect_left(starts, first) for first, _ in _blocks(path, encoding, check_columns=False)]
+    return [document for _, _, document in _blocks(path, encoding, check_columns=False)]
 
 
 def read_tokens_file(path, *, encoding="utf-8"):
@@ -135,7 +135,7 @@ def read_tokens_file(path, *, encoding="utf-8"):
     Raises:
         DataError: the file is missing, has no tokens, or a line cannot be decoded.
     """
-    sentences = [[fields[0] for _, fields in block] for _, block in _blocks(path, encoding, False)]
+    sentences = [[fields[0] for _, fields in block] for _, block, _ in _blocks(path, encoding, False)]
     if not sentences:
         raise DataError(path, None, "no sentences found")
     return sentences
