@@ -11,6 +11,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from nlpseq import atomic_files
 from nlpseq.errors import NlpseqError
 
 TAGGING_TASKS = ("ner", "pos")
@@ -286,9 +287,7 @@ def cmd_translate(args):
                                               batch_size=args.batch_size)
     text = "".join(t + "\n" for t in translations)
     if args.output:
-        tmp = Path(args.output).with_name(f".{Path(args.output).name}.tmp-{os.getpid()}")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, args.output)  # never a half-written output file
+        atomic_files.write_text(args.output, text)  # never a half-written output file
     else:
         sys.stdout.write(text)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nlpseq import atomic_files
 from nlpseq.errors import ModelDirError
 from nlpseq.tokenizers import CharVocabulary, SentencePieceTokenizer, Vocabulary
 
@@ -276,9 +277,7 @@ class TaggingFeatures:
         options = {"tags": self.tags, "max_word_len": self.max_word_len, "use_casing": self.use_casing,
                    "use_chars": self.chars is not None, "use_subwords": self.subwords is not None,
                    "char_boundaries": self.char_boundaries, "use_lm_pieces": self.lm_pieces is not None}
-        tmp = directory / "features.json.tmp"
-        tmp.write_text(json.dumps(options, indent=1), encoding="utf-8")
-        tmp.replace(directory / "features.json")
+        atomic_files.write_text(directory / "features.json", json.dumps(options, indent=1))
 
     @classmethod
     def load(cls, directory):

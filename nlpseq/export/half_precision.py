@@ -24,13 +24,13 @@ float16 file holds them exactly and the stored model computes what
 """
 
 import io
-import os
 import zipfile
 from pathlib import Path
 
 import h5py  # a Keras dependency: it writes the weights of every .keras file
 import numpy as np
 
+from nlpseq import atomic_files
 from nlpseq.errors import ConfigError
 
 # int8: the word-embedding table of a tagger in 8 bits, its other weights in float16.
@@ -134,11 +134,9 @@ def keras_file_to_float16(path):
     with h5py.File(io.BytesIO({i.filename: d for i, d in members}[_WEIGHTS_FILE]), "r") as source, \
             h5py.File(out, "w") as target:
         _copy_h5(source, target)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+    with atomic_files.atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
         for info, data in members:
             archive.writestr(info, out.getvalue() if info.filename == _WEIGHTS_FILE else data)
-    os.replace(tmp, path)
 
 
 def _copy_h5(source, target):

@@ -7,8 +7,8 @@ they are: a blank line ends a sentence and `-DOCSTART-` lines separate documents
 from __future__ import annotations
 
 import os
-import tempfile
 
+from nlpseq import atomic_files
 from nlpseq.errors import DataError, InputError
 from nlpseq.readers._lines import iter_lines
 from nlpseq.readers.schemes import _split_tag, normalize_scheme
@@ -176,15 +176,4 @@ def write_conll(path, sentences, tag_sep="\t"):
             lines.append(tag_sep.join(cells))
         if words:
             lines.append("")
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write("\n".join(lines) + ("\n" if lines else ""))
-        # mkstemp creates the file private (0600); a data file is ordinarily readable.
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_files.write_text(path, "\n".join(lines) + ("\n" if lines else ""))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from nlpseq import atomic_files
 from nlpseq.errors import ConfigError, DataError
 from nlpseq.readers._lines import iter_lines
 from nlpseq.readers.sentence import Sentence
-from nlpseq.tokenizers.vocab import _atomic_write_text
 
 _TAG_FIELDS = {"upos": 3, "xpos": 4}
 
@@ -84,4 +82,4 @@ def write_conllu(path, sentences, xpos=None):
         extra = xpos[k] if xpos is not None else ["_"] * len(words)
         lines += [f"{i}\t{w}\t_\t{u}\t{x}\t_\t_\t_\t_\t_\n" for i, (w, u, x) in enumerate(zip(words, tags, extra), 1)]
         lines.append("\n")
-    _atomic_write_text(Path(path), "".join(lines))
+    atomic_files.write_text(path, "".join(lines))

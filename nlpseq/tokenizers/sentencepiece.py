@@ -6,11 +6,11 @@ TensorFlow and tensorflow_text are imported only inside `SentencePieceTokenizer.
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import numpy as np
 
+from nlpseq import atomic_files
 from nlpseq.errors import ConfigError, InputError, ModelDirError
 
 _MODEL_TYPES = ("unigram", "bpe", "char")
@@ -140,13 +140,7 @@ class SentencePieceTokenizer:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{name}.spm.model"
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        try:
-            tmp.write_bytes(self._proto)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        atomic_files.write_bytes(path, self._proto)
 
     @classmethod
     def load(cls, directory, name: str) -> SentencePieceTokenizer:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from nlpseq.errors import ConfigError, InputError, ModelDirError
 from nlpseq.tokenizers.sentencepiece import SentencePieceTokenizer
-from nlpseq.tokenizers.vocab import Vocabulary, _atomic_write_text
+from nlpseq import atomic_files
+from nlpseq.tokenizers.vocab import Vocabulary
 
 BOS = "<s>"
 EOS = "<eos>"
@@ -181,7 +182,7 @@ class TextEncoder:
             self.vocab.save(directory, name)
         else:
             self.sentencepiece.save(directory, name)
-        _atomic_write_text(directory / f"{name}.encoder.json", json.dumps({"kind": self.kind}) + "\n")
+        atomic_files.write_text(directory / f"{name}.encoder.json", json.dumps({"kind": self.kind}) + "\n")
 
     @classmethod
     def load(cls, directory, name="text") -> TextEncoder:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 import re
 from pathlib import Path
 
+from nlpseq import atomic_files
 from nlpseq.errors import ConfigError, InputError, ModelDirError
 
 PAD = "<pad>"
@@ -23,18 +23,6 @@ UNK_ID = 1
 
 _FORMAT_VERSION = 1
 _DIGITS = re.compile("[0-9]")
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    # Write beside the target then rename, so a crash never leaves a half-written asset.
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _ranked(counter: collections.Counter, min_freq: int) -> list[str]:
@@ -113,8 +101,8 @@ class _Table:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"kind": self._kind, "format_version": _FORMAT_VERSION, "size": len(self._tokens), **self._options}
-        _atomic_write_text(directory / f"{name}.vocab.txt", "".join(tok + "\n" for tok in self._tokens))
-        _atomic_write_text(directory / f"{name}.vocab.json", json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+        atomic_files.write_text(directory / f"{name}.vocab.txt", "".join(tok + "\n" for tok in self._tokens))
+        atomic_files.write_text(directory / f"{name}.vocab.json", json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
 
     @classmethod
     def _read(cls, directory, name):

@@ -5,19 +5,17 @@ moment leaves either the previous checkpoint or the new one, never half of one.
 """
 
 import json
-import os
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from nlpseq import atomic_files
+
 
 def _atomic(path, write):
-    path = Path(path)
-    # The prefix keeps the suffix intact (Keras insists on `.weights.h5`).
-    tmp = path.with_name(".tmp-" + path.name)
-    write(str(tmp))
-    os.replace(tmp, path)
+    with atomic_files.atomic_path(path) as tmp:
+        write(str(tmp))
 
 
 class CheckpointManager:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from nlpseq import atomic_files
 from nlpseq.errors import ConfigError
 
 TAGGER_DEFAULTS = {
@@ -321,6 +322,4 @@ def get(config, dotted, default=None):
 def save_config(config, path):
     """Writes the config as YAML (temp file + rename, so a crash never leaves half a file)."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    tmp.replace(path)
+    atomic_files.write_text(path, yaml.safe_dump(config, sort_keys=False))

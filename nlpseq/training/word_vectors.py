@@ -9,6 +9,7 @@ vocabulary entry. Needs the optional `pretrain` extra (gensim).
 import time
 from pathlib import Path
 
+from nlpseq import atomic_files
 from nlpseq.errors import ConfigError, DataError
 from nlpseq.readers._lines import iter_lines
 from nlpseq.readers.conll import read_conll
@@ -95,12 +96,10 @@ def train_word_vectors(text_files, output, *, conll_files=(), conllu_files=(), d
     words = model.wv.index_to_key[:max_words]
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_files.atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         handle.write(f"{len(words)} {dim}\n")
         for word in words:
             handle.write(word + " " + " ".join(f"{x:.5f}" for x in model.wv[word]) + "\n")
-    tmp.replace(output)
     print(f"{len(words)} vectors of {model.corpus_total_words} corpus words in {time.time() - started:.0f}s -> {output}")
     return len(words)
 
