@@ -9,7 +9,13 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from nlpseq.training.threads import set_intra_op_threads  # noqa: E402 (after the environment)
+from nlpseq.cli import _quiet_tensorflow  # noqa: E402 (after the environment)
+
+# TensorFlow's C++ start-up lines would reach the terminal past pytest's capture when xdist
+# runs the suite (the README's `-n 2`), so import it muted, as the CLI does.
+_quiet_tensorflow()
+
+from nlpseq.training.threads import set_intra_op_threads  # noqa: E402 (imports Keras, so TensorFlow)
 
 # The trainers' default (training.intra_op_threads), set before TensorFlow starts as
 # `nlpseq train` does, so the many in-process trainings of the suite run as users' do.
