@@ -150,7 +150,7 @@ def _evaluate_translation(args):
     decoding = translator.config["decoding"]
     pairs = read_parallel(args.data_file, args.reference_file)
     hypotheses = translator.translate_batch([s for s, _ in pairs], beam_size=decoding["beam_size"],
-                                            length_penalty=decoding["length_penalty"])
+                                            length_penalty=decoding["length_penalty"], progress=_progress())
     scores = translation_scores(hypotheses, [r for _, r in pairs])
     print(f"model: {args.model_dir}\nsource: {args.data_file}\nreference: {args.reference_file}\n"
           f"sentences: {len(pairs)}  beam: {decoding['beam_size']}  length penalty: {decoding['length_penalty']}")
@@ -158,6 +158,11 @@ def _evaluate_translation(args):
     print(f"chrF: {scores['chrf']:.2f}  ({scores['chrf_signature']})")
     print(json.dumps({"task": "translation", "bleu": scores["bleu"], "chrf": scores["chrf"],
                       "sentences": len(pairs)}))
+
+
+def _progress():
+    """Whether long batch calls draw a progress count: only on a terminal, never into a log or pipe."""
+    return sys.stderr.isatty()
 
 
 def _check_documents_option(config, fmt):
@@ -193,7 +198,7 @@ def cmd_evaluate(args):
 
         tagger = Tagger.load(args.model_dir)
         config = tagger.config
-        predict = lambda word_lists: [[t for _, t in row] for row in tagger.tag_batch(word_lists)]  # noqa: E731
+        predict = lambda word_lists: [[t for _, t in row] for row in tagger.tag_batch(word_lists, progress=_progress())]  # noqa: E731
     data = config["data"]
     if args.documents:
         _check_documents_option(config, data["format"])
@@ -235,28 +240,24 @@ def cmd_tag(args):
     tagger = Tagger.load(args.model_dir)
     if args.documents:
         _check_documents_option(tagger.config, args.format)
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
-    try:
-        if args.text is not None:
-            rows = tagger.tag_batch([args.text])
-        elif args.format == "conll":
-            rows = tagger.tag_batch(read_tokens_file(args.input))
-            if args.documents:
-                from nlpseq.decoding.entity_consistency import harmonize_rows
-                from nlpseq.readers.conll import document_ids
+    if args.text is not None:
+        rows = tagger.tag_batch([args.text])
+    elif args.format == "conll":
+        rows = tagger.tag_batch(read_tokens_file(args.input), progress=_progress())
+        if args.documents:
+            from nlpseq.decoding.entity_consistency import harmonize_rows
+            from nlpseq.readers.conll import document_ids
 
-                rows = harmonize_rows(rows, document_ids(args.input), tagger.scheme)
-        else:
-            from nlpseq.readers.text import read_text_lines
+            rows = harmonize_rows(rows, document_ids(args.input), tagger.scheme)
+    else:
+        from nlpseq.readers.text import read_text_lines
 
-            rows = tagger.tag_batch(read_text_lines(args.input))
-        for row in rows:
-            for word, tag in row:
-                out.write(f"{word}\t{tag}\n")
-            out.write("\n")
-    finally:
-        if out is not sys.stdout:
-            out.close()
+        rows = tagger.tag_batch(read_text_lines(args.input), progress=_progress())
+    text = "".join("".join(f"{word}\t{tag}\n" for word, tag in row) + "\n" for row in rows)
+    if args.output:
+        atomic_files.write_text(args.output, text)  # never a half-written output file
+    else:
+        sys.stdout.write(text)
 
 
 def cmd_generate(args):
@@ -284,7 +285,7 @@ def cmd_translate(args):
     translator = Translator.load(args.model_dir)
     texts = [args.text] if args.text is not None else [line.strip() for line in read_text_lines(args.input)]
     translations = translator.translate_batch(texts, beam_size=args.beam_size, length_penalty=args.length_penalty,
-                                              batch_size=args.batch_size)
+                                              batch_size=args.batch_size, progress=args.input is not None and _progress())
     text = "".join(t + "\n" for t in translations)
     if args.output:
         atomic_files.write_text(args.output, text)  # never a half-written output file
@@ -309,7 +310,7 @@ def cmd_vectors(args):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="nlpseq",
-        description="Recurrent sequence models in Keras 3: train, evaluate and run taggers and language models.",
+        description="Recurrent sequence models in Keras 3: train, evaluate and run taggers, language models and translators.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -351,7 +352,7 @@ def build_parser():
                          description="Tag TEXT, or a file: --format conll (one token per line, blank line "
                                      "between sentences) or --format text (one sentence per line). "
                                      "Output: word<TAB>tag lines, blank line between sentences.")
-    tag.add_argument("model_dir")
+    tag.add_argument("model_dir", help="a tagger's model directory (e.g. saved_models/ner-conll2003)")
     tag.add_argument("text", nargs="?", help="the text to tag")
     tag.add_argument("--input", help="file to tag instead of TEXT")
     tag.add_argument("--format", choices=("conll", "text"), default="conll", help="format of --input")
@@ -365,7 +366,7 @@ def build_parser():
         description="Continue PROMPT (or every line of --input) with a language model and print one "
                     "line per prompt: the prompt followed by the generated words. Example: nlpseq generate "
                     "saved_models/lm-ptb \"the company said\" --strategy top_p --top-p 0.9 --seed 1")
-    generate.add_argument("model_dir")
+    generate.add_argument("model_dir", help="a language model's directory (e.g. saved_models/lm-ptb)")
     generate.add_argument("prompt", nargs="?", help="the text to continue ('' starts a new sentence)")
     generate.add_argument("--input", help="file of prompts, one per line (.gz accepted)")
     generate.add_argument("--strategy", default="greedy", choices=("greedy", "sample", "top_k", "top_p", "beam"),
@@ -384,7 +385,7 @@ def build_parser():
         "translate", help="translate text with a seq2seq model",
         description="Translate TEXT, or every line of --input (plain or .gz) into --output (one line each). "
                     "Example: nlpseq translate saved_models/mt-multi30k-en-de \"A man is riding a bicycle.\"")
-    translate.add_argument("model_dir")
+    translate.add_argument("model_dir", help="a translation model's directory (e.g. saved_models/mt-multi30k-en-de)")
     translate.add_argument("text", nargs="?", help="the sentence to translate")
     translate.add_argument("--input", help="file of source sentences, one per line")
     translate.add_argument("--output", help="write the translations here instead of standard output")
@@ -396,7 +397,7 @@ def build_parser():
     export = sub.add_parser("export", help="(re)write a model directory's SavedModel from its model.keras",
                             description="Rebuild MODEL_DIR/saved_model from model.keras and the assets, e.g. "
                                         "for a model trained with the JAX backend. Needs the TensorFlow backend.")
-    export.add_argument("model_dir")
+    export.add_argument("model_dir", help="a model directory holding model.keras")
     export.set_defaults(func=cmd_export)
 
     vectors = sub.add_parser("vectors", help="pretrain word vectors (skip-gram) on unlabeled text",

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nlpseq.api.progress import Progress
 from nlpseq.checks import is_whole_number
 from nlpseq.errors import InputError
 from nlpseq.export.model_dir import load_saved_model
@@ -93,7 +94,7 @@ class Tagger:
         """
         return self.tag_batch([text])[0]
 
-    def tag_batch(self, items, batch_size=1024, max_tokens=4096):
+    def tag_batch(self, items, batch_size=1024, max_tokens=4096, progress=False):
         """Tags many texts or pre-split token lists.
 
         Items are sorted by length and cut into graph calls of at most
@@ -109,6 +110,7 @@ class Tagger:
             batch_size: most items per graph call.
             max_tokens: padded words per graph call (items x longest item);
                 texts are measured by their whitespace-separated words.
+            progress: draw a count of the tagged sentences on standard error.
 
         Returns:
             list of lists of (word, tag) pairs, aligned with `items`.
@@ -130,23 +132,27 @@ class Tagger:
             # Joined and split again, the words come back unchanged unless one is empty or holds whitespace.
             if " ".join(x).split() != list(x):
                 raise InputError(f"item {i} has an empty word or a word containing whitespace")
+        counter = Progress(len(items), "sentences", progress)
         for chunk in _length_chunks(texts, lambda t: len(t.split()), batch_size, max_tokens):
             out = self._saved.tag_text(tf.constant([t for _, t in chunk], tf.string))
             for (i, _), row in zip(chunk, _decode_rows(out)):
                 results[i] = row
+            counter.advance(len(chunk))
         for chunk in _length_chunks(token_lists, len, batch_size, max_tokens):
             width = max(len(t) for _, t in chunk)
             if width == 0:
                 for i, _ in chunk:
                     results[i] = []
-                continue
-            padded = np.array([list(t) + [""] * (width - len(t)) for _, t in chunk], dtype=object)
-            out = self._saved.tag_tokens(tf.constant(padded, tf.string))
-            for (i, _), row in zip(chunk, _decode_rows(out, [t for _, t in chunk])):
-                results[i] = row
+            else:
+                padded = np.array([list(t) + [""] * (width - len(t)) for _, t in chunk], dtype=object)
+                out = self._saved.tag_tokens(tf.constant(padded, tf.string))
+                for (i, _), row in zip(chunk, _decode_rows(out, [t for _, t in chunk])):
+                    results[i] = row
+            counter.advance(len(chunk))
+        counter.close()
         return results
 
-    def tag_document(self, items, batch_size=1024, max_tokens=4096):
+    def tag_document(self, items, batch_size=1024, max_tokens=4096, progress=False):
         """Tags the sentences of one document, then makes its entity tags agree (NER models only).
 
         Mentions of the same words get the type the tagger gave them most often in the
@@ -159,6 +165,7 @@ class Tagger:
             items: the document's sentences, as `tag_batch` takes them (texts or token lists).
             batch_size: as for `tag_batch`.
             max_tokens: as for `tag_batch`.
+            progress: as for `tag_batch`.
 
         Returns:
             list of lists of (word, tag) pairs, aligned with `items`.
@@ -167,7 +174,7 @@ class Tagger:
 
         if self.task != "ner":
             raise InputError(f"tag_document() needs an NER model; {self.path} is a '{self.task}' model")
-        rows = self.tag_batch(items, batch_size=batch_size, max_tokens=max_tokens)
+        rows = self.tag_batch(items, batch_size=batch_size, max_tokens=max_tokens, progress=progress)
         return harmonize_rows(rows, [0] * len(rows), self.scheme)
 
     def entities(self, text):

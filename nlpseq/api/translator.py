@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from nlpseq.api.progress import Progress
 from nlpseq.checks import is_whole_number
 from nlpseq.errors import InputError
 from nlpseq.export.model_dir import load_saved_model
@@ -61,11 +62,12 @@ class Translator:
             raise InputError(f"text must be a str, got {type(text).__name__} (use translate_batch for lists)")
         return self.translate_batch([text], beam_size=beam_size, length_penalty=length_penalty, n_best=n_best)[0]
 
-    def translate_batch(self, texts, beam_size=5, length_penalty=0.6, n_best=1, batch_size=64):
+    def translate_batch(self, texts, beam_size=5, length_penalty=0.6, n_best=1, batch_size=64, progress=False):
         """Translates many sentences; arguments as in `translate`.
 
         Sentences are sorted by length and translated `batch_size` at a time
-        (less padding), and returned in input order.
+        (less padding), and returned in input order. `progress=True` draws a
+        count of the translated sentences on standard error.
         """
         import tensorflow as tf
 
@@ -75,6 +77,7 @@ class Translator:
         texts = list(texts)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         results = [None] * len(texts)
+        counter = Progress(len(texts), "sentences", progress)
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
             batch = tf.constant([texts[i] for i in chunk], tf.string)
@@ -92,6 +95,8 @@ class Translator:
                             for r in range(len(chunk))]
             for i, row in zip(chunk, rows):
                 results[i] = row
+            counter.advance(len(chunk))
+        counter.close()
         return results
 
     def attention(self, text, translation=None):
