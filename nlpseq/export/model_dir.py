@@ -82,6 +82,27 @@ def _lm_feature_text(lm_config):
     return f" + frozen language-model states ({', '.join(named)}{projected})" if named else ""
 
 
+def _branch_text(config):
+    """The card's words for the encoder and head, and for `encoder.branches` when there are several."""
+    encoder = config["encoder"]
+    branch = (f"{'Bi' if encoder['bidirectional'] else ''}{encoder['cell'].upper()}"
+              f" {encoder['num_layers']}×{encoder['units']} → {config['head']['type']}")
+    branches = encoder.get("branches", 1)
+    if branches == 1:
+        return f" → {branch}"
+    return f" → {branches} branches of ({branch}), tagging by Viterbi over their summed scores"
+
+
+def _warm_start_lines(training):
+    """Card lines for `training.init_from` / `training.freeze`: the model this one grew from."""
+    lines = []
+    if training.get("init_from"):
+        lines.append(f"- started from: `{training['init_from']}` (its vocabularies and weights)")
+    if training.get("freeze"):
+        lines.append(f"- frozen in training: {', '.join(training['freeze'])}")
+    return lines
+
+
 def _card(config, metrics, wall_seconds, size_mb):
     task = config["task"]
     title = {"ner": "Named-entity recognition", "pos": "Part-of-speech tagging"}.get(task, task)
@@ -92,11 +113,11 @@ def _card(config, metrics, wall_seconds, size_mb):
         f"- architecture: word embeddings ({config['features']['word']['dim']}d"
         f"{', pretrained ' + str(config['features']['word']['pretrained']) if config['features']['word']['pretrained'] else ', random init'})"
         f" + char {config['features']['char']['type']} + casing {config['features']['casing']['dim']}d"
-        + _lm_feature_text(config["features"].get("lm")) +
-        f" → {'Bi' if config['encoder']['bidirectional'] else ''}{config['encoder']['cell'].upper()}"
-        f" {config['encoder']['num_layers']}×{config['encoder']['units']} → {config['head']['type']}"
+        + _lm_feature_text(config["features"].get("lm"))
+        + _branch_text(config)
         + (f" (plus a {config['head']['aux_field']} softmax head, loss weight {config['head']['aux_weight']},"
            " used in training only)" if config["head"].get("aux_field") else ""),
+        *_warm_start_lines(config.get("training", {})),
         f"- stored weights: {_stored_text(stored_weights_dtype(config))} (in `model.keras` and in the SavedModel)",
         *_run_lines(metrics, wall_seconds, size_mb),
         "",

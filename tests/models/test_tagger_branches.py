@@ -133,6 +133,11 @@ def test_a_branch_grows_beside_a_trained_tagger_whose_weights_stay(tmp_path, tin
     expected = predict_tags(model, TaggingFeatures.load(tmp_path / "grown" / "assets"), sentences)
     tagged = Tagger.load(tmp_path / "grown").tag_batch(sentences)
     assert [[t for _, t in row] for row in tagged] == expected
+    # The card says what the model is and what it grew from.
+    card = (tmp_path / "grown" / "README.md").read_text()
+    assert "→ 2 branches of (BiLSTM 1×8 → crf), tagging by Viterbi over their summed scores" in card
+    assert f"- started from: `{source_dir}`" in card
+    assert "- frozen in training: word_embedding, char_embedding" in card
 
 
 @pytest.mark.parametrize("extra, message", [
