@@ -140,6 +140,28 @@ def test_a_branch_grows_beside_a_trained_tagger_whose_weights_stay(tmp_path, tin
     assert "- frozen in training: word_embedding, char_embedding" in card
 
 
+def test_a_grown_branch_with_an_int8_table_serves_and_re_exports_the_same_tags(tmp_path, tiny_ner_model):
+    """The shipped NER model's combination: two branches, an int8 word table, `nlpseq export` after."""
+    from nlpseq import Tagger
+    from nlpseq.cli import main
+    from nlpseq.data.features import TaggingFeatures
+    from nlpseq.readers import read_conll
+    from nlpseq.training.evaluation import predict_tags
+
+    files, source_dir = tiny_ner_model["files"], tiny_ner_model["out"]
+    overrides = tiny_tagger_overrides(files, epochs=1) + [
+        "encoder.branches=2", f"training.init_from={source_dir}", FROZEN, "export.weights_dtype=int8"]
+    assert run_training("ner", tmp_path, "grown", overrides) == 0
+    out = tmp_path / "grown"
+    model = keras.models.load_model(out / "model.keras", compile=False)
+    assert model.branches == 2 and model.word_embedding.storage == "int8"
+    sentences = [list(s.words) for s in read_conll(files["test"])]
+    expected = predict_tags(model, TaggingFeatures.load(out / "assets"), sentences)
+    assert [[t for _, t in row] for row in Tagger.load(out).tag_batch(sentences)] == expected
+    assert main(["export", str(out)]) == 0
+    assert [[t for _, t in row] for row in Tagger.load(out).tag_batch(sentences)] == expected
+
+
 @pytest.mark.parametrize("extra, message", [
     (["training.freeze=[decoder]"], "training.freeze: the model has no layer 'decoder'"),
     (["training.init_from=no/such/dir"], "training.init_from"),
