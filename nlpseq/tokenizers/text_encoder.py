@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from nlpseq import atomic_files
 from nlpseq.errors import ConfigError, InputError, ModelDirError
 from nlpseq.tokenizers.sentencepiece import SentencePieceTokenizer
-from nlpseq import atomic_files
 from nlpseq.tokenizers.vocab import Vocabulary
 
 BOS = "<s>"

@@ -44,7 +44,7 @@ class CheckpointManager:
     def save(self, model, state):
         """Writes the last weights (with the optimizer state), then the state file: the commit point."""
         _atomic(self.directory / "last.weights.h5", model.save_weights)
-        _atomic(self.state_path, lambda p: Path(p).write_text(json.dumps(state, indent=1), encoding="utf-8"))
+        atomic_files.write_text(self.state_path, json.dumps(state, indent=1))
 
     def save_best(self, model):
         """Keeps the weights of the best epoch so far."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from nlpseq import atomic_files
 from nlpseq.checks import is_whole_number
 from nlpseq.data.features import TaggingFeatures
 from nlpseq.data.pipelines import count_bucketed_batches, encoded_dataset, epoch_batches
@@ -88,7 +89,7 @@ def _aux_tags_path(work_dir):
 
 def save_aux_tags(work_dir, tags):
     """Keeps the auxiliary tag list beside the run's vocabularies (a resumed run needs the same ids)."""
-    _aux_tags_path(work_dir).write_text(json.dumps(tags), encoding="utf-8")
+    atomic_files.write_text(_aux_tags_path(work_dir), json.dumps(tags))
 
 
 def load_aux_tags(work_dir):
