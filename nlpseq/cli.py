@@ -173,14 +173,14 @@ def _check_documents_option(config, fmt):
 
 
 def cmd_evaluate(args):
-    if args.documents and _model_task(args.model_dir) in ("translation", "lm", "pos"):
-        raise NlpseqError(f"--documents is for NER models; {args.model_dir} is a "
-                          f"'{_model_task(args.model_dir)}' model")
-    if _model_task(args.model_dir) == "translation":
+    task = _model_task(args.model_dir)  # None for a missing or unreadable directory: the loaders say why
+    if args.documents and task in ("translation", "lm", "pos"):
+        raise NlpseqError(f"--documents is for NER models; {args.model_dir} is a '{task}' model")
+    if task == "translation":
         return _evaluate_translation(args)
     if args.reference_file is not None:
         raise NlpseqError("REF_FILE is only for translation models")
-    if _model_task(args.model_dir) == "lm":
+    if task == "lm":
         if not (Path(args.model_dir) / "checkpoints").is_dir():
             from nlpseq.export.model_dir import check_model_dir
 
