@@ -99,11 +99,19 @@ def _relative_weights(model):
     return {w.path.removeprefix(f"{model.name}/"): keras.ops.convert_to_numpy(w) for w in model.weights}
 
 
-def test_a_branch_grows_beside_a_trained_tagger_whose_weights_stay(tmp_path, tiny_ner_model, capsys):
+def _assert_serves_keras_tags(out, model, test_file):
+    """The directory's SavedModel tags `test_file` as the Keras `model` does."""
     from nlpseq import Tagger
     from nlpseq.data.features import TaggingFeatures
     from nlpseq.readers import read_conll
     from nlpseq.training.evaluation import predict_tags
+
+    sentences = [list(s.words) for s in read_conll(test_file)]
+    expected = predict_tags(model, TaggingFeatures.load(out / "assets"), sentences)
+    assert [[t for _, t in row] for row in Tagger.load(out).tag_batch(sentences)] == expected
+
+
+def test_a_branch_grows_beside_a_trained_tagger_whose_weights_stay(tmp_path, tiny_ner_model, capsys):
     from tests.conftest import run_state
 
     files, source_dir = tiny_ner_model["files"], tiny_ner_model["out"]
@@ -129,10 +137,7 @@ def test_a_branch_grows_beside_a_trained_tagger_whose_weights_stay(tmp_path, tin
     assert (tmp_path / "w-grown" / "features" / "words.vocab.txt").read_text() == \
         (source_dir / "assets" / "words.vocab.txt").read_text()
     # The SavedModel of the two-branch tagger tags as its Keras model.
-    sentences = [list(s.words) for s in read_conll(files["test"])]
-    expected = predict_tags(model, TaggingFeatures.load(tmp_path / "grown" / "assets"), sentences)
-    tagged = Tagger.load(tmp_path / "grown").tag_batch(sentences)
-    assert [[t for _, t in row] for row in tagged] == expected
+    _assert_serves_keras_tags(tmp_path / "grown", model, files["test"])
     # The card says what the model is and what it grew from.
     card = (tmp_path / "grown" / "README.md").read_text()
     assert "→ 2 branches of (BiLSTM 1×8 → crf), tagging by Viterbi over their summed scores" in card
@@ -142,11 +147,7 @@ def test_a_branch_grows_beside_a_trained_tagger_whose_weights_stay(tmp_path, tin
 
 def test_a_grown_branch_with_an_int8_table_serves_and_re_exports_the_same_tags(tmp_path, tiny_ner_model):
     """The shipped NER model's combination: two branches, an int8 word table, `nlpseq export` after."""
-    from nlpseq import Tagger
     from nlpseq.cli import main
-    from nlpseq.data.features import TaggingFeatures
-    from nlpseq.readers import read_conll
-    from nlpseq.training.evaluation import predict_tags
 
     files, source_dir = tiny_ner_model["files"], tiny_ner_model["out"]
     overrides = tiny_tagger_overrides(files, epochs=1) + [
@@ -155,11 +156,9 @@ def test_a_grown_branch_with_an_int8_table_serves_and_re_exports_the_same_tags(t
     out = tmp_path / "grown"
     model = keras.models.load_model(out / "model.keras", compile=False)
     assert model.branches == 2 and model.word_embedding.storage == "int8"
-    sentences = [list(s.words) for s in read_conll(files["test"])]
-    expected = predict_tags(model, TaggingFeatures.load(out / "assets"), sentences)
-    assert [[t for _, t in row] for row in Tagger.load(out).tag_batch(sentences)] == expected
+    _assert_serves_keras_tags(out, model, files["test"])
     assert main(["export", str(out)]) == 0
-    assert [[t for _, t in row] for row in Tagger.load(out).tag_batch(sentences)] == expected
+    _assert_serves_keras_tags(out, model, files["test"])
 
 
 @pytest.mark.parametrize("extra, message", [
