@@ -1,8 +1,9 @@
 """Writing files so that a crash or a full disk never leaves half a file behind.
 
-Every file nlpseq writes (vocabularies, configs, checkpoints, data and output files) goes through here:
-the content is written to a temporary name beside the target and renamed over it only once complete,
-so the target holds either its old content or the whole new one.
+Every file nlpseq writes in place (vocabularies, configs, checkpoints, data and output files) goes through
+here: the content is written to a temporary name beside the target and renamed over it only once complete,
+so the target holds either its old content or the whole new one. A model directory is built whole in a
+temporary directory and renamed instead (`nlpseq.export.model_dir.replace_dir`).
 """
 
 from __future__ import annotations
